@@ -1,0 +1,1 @@
+"""CAM computation: hooks, per-layer gradient maps in one pass, multi-layer fusion."""

@@ -1,0 +1,38 @@
+"""Per-layer map methods, by name. Each turns a layer's activations and the gradients of the
+target score into a raw (un-normalised, non-negative) map; the engine owns everything else."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from repcam_core.registry import Registry
+
+# (activations [B,K,h,w], gradients [B,K,h,w]) -> raw map [B,h,w] >= 0
+MapFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+CAM_METHODS: Registry[MapFn] = Registry("CAM method")
+
+
+@CAM_METHODS.register("gradcam")
+def gradcam(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+    """Grad-CAM (Selvaraju et al.): channel weights = spatial mean of the gradients."""
+    weights = grads.mean(dim=(2, 3), keepdim=True)
+    return torch.relu((weights * acts).sum(1))
+
+
+@CAM_METHODS.register("gradcam++")
+def gradcam_pp(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+    """Grad-CAM++ (Chattopadhay et al.), with the usual exponential-score closed form."""
+    g2, g3 = grads.pow(2), grads.pow(3)
+    denom = 2 * g2 + acts.sum(dim=(2, 3), keepdim=True) * g3
+    alpha = g2 / torch.where(denom != 0, denom, torch.ones_like(denom))
+    alpha = torch.where(grads != 0, alpha, torch.zeros_like(alpha))
+    weights = (alpha * torch.relu(grads)).sum(dim=(2, 3), keepdim=True)
+    return torch.relu((weights * acts).sum(1))
+
+
+@CAM_METHODS.register("layercam")
+def layercam(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+    """LayerCAM (Jiang et al.): element-wise positive gradients times activations."""
+    return torch.relu((torch.relu(grads) * acts).sum(1))

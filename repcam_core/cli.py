@@ -1,0 +1,258 @@
+"""``repcam``: the same core, headless, for batch experiments.
+
+Every command shares the options that make a :class:`RunConfig`; artifacts go to the cache
+(``--cache``, default the user's cache directory) so a rerun recomputes nothing and an
+interrupted run resumes. User errors print one line and exit 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from repcam_core.errors import RepCAMError
+
+EXIT_USER_ERROR = 2
+
+
+def _registries() -> tuple[list[str], list[str]]:
+    from repcam_core.cam.methods import CAM_METHODS
+    from repcam_core.models.backbones import BACKBONES
+
+    return BACKBONES.names(), CAM_METHODS.names()
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    backbones, methods = _registries()
+    g = p.add_argument_group("experiment")
+    g.add_argument("--dataset", default=None,
+                   help="'embedded' (default: the generated world), a VOC-layout dir, voc:DIR or coco:DIR")
+    g.add_argument("--preset", choices=["embedded", "paper"], default=None,
+                   help="embedded (fast CPU defaults) or paper (sec. 4.2: 224 crop, batch 24, lr 1e-4, ...)")
+    g.add_argument("--backbone", default=None, metavar="NAME", help=f"one of: {', '.join(backbones)}")
+    g.add_argument("--similarity-backbone", default=None, metavar="NAME", help="backbone of the model that builds B")
+    g.add_argument("--cam-method", default=None, metavar="NAME", help=f"per-layer map method: {', '.join(methods)}")
+    g.add_argument("--device", default=None, help="auto (default), cpu or cuda")
+    g.add_argument("--seed", type=int, default=None)
+    g.add_argument("--image-size", type=int, default=None, help="crop side in pixels")
+    g.add_argument("--train-split", default=None)
+    g.add_argument("--eval-split", default=None)
+    g.add_argument("--clusters", type=int, default=None, dest="n_clusters", help="N clusters (default 4)")
+    g.add_argument("--min-cluster-size", type=int, default=None)
+    g.add_argument("--threshold", type=float, default=None, help="CAM threshold (default 0.15)")
+    t = p.add_argument_group("training")
+    t.add_argument("--epochs", type=int, default=None, help="multi-class epochs")
+    t.add_argument("--binary-epochs", type=int, default=None, dest="binary_max_epochs", help="binary max epochs")
+    t.add_argument("--batch-size", type=int, default=None)
+    t.add_argument("--lr", type=float, default=None)
+    t.add_argument("--binary-lr", type=float, default=None)
+    t.add_argument("--binary-init", choices=["imagenet", "multiclass", "scratch"], default=None)
+    o = p.add_argument_group("output")
+    o.add_argument("--cache", default=None, help="artifact cache directory (default: $REPCAM_CACHE or ~/.cache/repcam)")
+    o.add_argument("--out", default="repcam-results", help="directory for tables (default ./repcam-results)")
+    o.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+_RUN_FIELDS = ("dataset", "backbone", "similarity_backbone", "cam_method", "device", "seed", "image_size",
+               "train_split", "eval_split", "n_clusters", "min_cluster_size", "threshold")
+_TRAIN_FIELDS = ("epochs", "binary_max_epochs", "batch_size", "lr", "binary_lr", "binary_init")
+
+
+def build_config(args: argparse.Namespace):
+    """The RunConfig for these arguments: the preset, then every option that was given."""
+    from repcam_core.config import RunConfig, paper_config
+
+    base = paper_config() if args.preset == "paper" else RunConfig()
+    run = {f: getattr(args, f) for f in _RUN_FIELDS if getattr(args, f, None) is not None}
+    train = {f: getattr(args, f) for f in _TRAIN_FIELDS if getattr(args, f, None) is not None}
+    return base.with_(**run, train=train) if train else base.with_(**run)
+
+
+def _pipeline(args: argparse.Namespace):
+    from repcam_core.pipeline import Pipeline
+    from repcam_core.progress import TqdmProgress
+
+    config = build_config(args)
+    return Pipeline(config, cache=args.cache, progress=TqdmProgress(disable=args.quiet))
+
+
+def _out(args: argparse.Namespace) -> Path:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _write(path: Path, text: str) -> None:
+    from repcam_core.cache import write_json_atomic  # noqa: F401  (same atomic rename idea)
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+# ------------------------------------------------------------------ commands
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from repcam_core.data.world import WorldConfig, generate_world
+
+    fields = {k: getattr(args, k) for k in ("seed", "n_families", "classes_per_family", "train_per_class",
+                                            "val_per_class") if getattr(args, k) is not None}
+    path = generate_world(Path(args.out), WorldConfig(**fields))
+    print(f"wrote the embedded dataset to {path} (VOC layout; use --dataset {path})")
+    return 0
+
+
+def cmd_similarity(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from repcam_core.method.selection import similarity_order
+
+    p = _pipeline(args)
+    B = p.similarity()
+    names = p.class_names
+    out = _out(args)
+    rows = ["class," + ",".join(names)] + [f"{n}," + ",".join(f"{v:.4f}" for v in B[i]) for i, n in enumerate(names)]
+    _write(out / "similarity.csv", "\n".join(rows) + "\n")
+    if args.json:
+        print(json.dumps({"classes": list(names), "B": np.round(B, 6).tolist()}))
+        return 0
+    print("Most similar classes (B row order, Fig. 3):")
+    for i, n in enumerate(names):
+        order = similarity_order(B, i)[:5]
+        print(f"  {n:>14}: " + ", ".join(f"{names[j]} ({B[i, j]:.2f})" for j in order))
+    print(f"wrote {out / 'similarity.csv'}")
+    return 0
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    p = _pipeline(args)
+    res = p.clustering()
+    names = p.class_names
+    groups = [[names[i] for i in g] for g in res.clusters()]
+    _write(_out(args) / "clusters.json", json.dumps({"clusters": groups, "iterations": res.iterations,
+                                                     "converged": res.converged}, indent=2))
+    if args.json:
+        print(json.dumps({"clusters": groups, "iterations": res.iterations, "converged": res.converged}))
+        return 0
+    for k, g in enumerate(groups):
+        print(f"cluster {k + 1}: {', '.join(g)}")
+    print(f"({res.iterations} passes, {'converged' if res.converged else 'stopped at max passes'})")
+    return 0
+
+
+def cmd_pairs(args: argparse.Namespace) -> int:
+    from repcam_core.experiment import Experiment
+    from repcam_core.tables import pairwise_table_csv
+
+    p = _pipeline(args)
+    exp = Experiment(p)
+    res = exp.run(["Baseline", "Top1", "Top2", "Top3", "Top4", "All"])
+    table = exp.pairwise()["single"]
+    text = pairwise_table_csv(p.class_names, table, res)
+    _write(_out(args) / "pairs.csv", text)
+    if args.json:
+        print(json.dumps({"classes": list(p.class_names), "pairwise": [[None if v != v else round(100 * v, 2)
+                          for v in row] for row in table], **{k: v for k, v in res.to_json().items() if k == "miou"}}))
+    else:
+        print(text)
+        print(f"wrote {Path(args.out) / 'pairs.csv'}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from repcam_core.experiment import Experiment
+    from repcam_core.method.modes import PAPER_MODES, parse_modes
+
+    modes = parse_modes(args.modes) if args.modes else parse_modes(",".join(PAPER_MODES))
+    p = _pipeline(args)
+    res = Experiment(p).run(modes)
+    out = _out(args)
+    _write(out / "results.csv", res.to_csv())
+    data = res.to_json()
+    skipped = len(p.train_split.skipped) + len(p.eval_split.skipped)
+    data["skipped_files"] = [f for f, _ in p.train_split.skipped + p.eval_split.skipped]
+    _write(out / "results.json", json.dumps(data, indent=2))
+    if args.json:
+        print(json.dumps(data))
+        return 0
+    width = max(len(m) for m in data["miou"])
+    print(f"mIoU (%) at threshold {res.threshold} on {p.config.eval_split} ({p.config.backbone}):")
+    for m, v in data["miou"].items():
+        print(f"  {m:<{width}}  {'n/a' if v is None else f'{v:6.2f}'}")
+    if skipped:
+        print(f"skipped {skipped} unreadable file(s): see results.json")
+    print(f"wrote {out / 'results.csv'} and {out / 'results.json'}")
+    return 0
+
+
+def cmd_cache_clean(args: argparse.Namespace) -> int:
+    from repcam_core.cache import ArtifactCache
+
+    cache = ArtifactCache(args.cache)
+    print(f"removed {cache.clear_stale()} stale entr(ies) from {cache.root}")
+    return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="repcam", description=__doc__.splitlines()[0] if __doc__ else None)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = sub.add_parser("demo-data", help="generate the embedded dataset (VOC layout)")
+    d.add_argument("--out", required=True, help="directory to write")
+    d.add_argument("--seed", type=int, default=None)
+    d.add_argument("--families", type=int, default=None, dest="n_families")
+    d.add_argument("--classes-per-family", type=int, default=None)
+    d.add_argument("--train-per-class", type=int, default=None)
+    d.add_argument("--val-per-class", type=int, default=None)
+    d.set_defaults(fn=cmd_demo_data)
+
+    commands: list[tuple[str, str, Callable[[argparse.Namespace], int]]] = [
+        ("similarity", "train the multi-class model and build the similarity matrix B", cmd_similarity),
+        ("cluster", "cluster the classes with the improved k-means", cmd_cluster),
+        ("pairs", "the pairwise table (Table 1): every binary model, Top-k and All", cmd_pairs),
+        ("run", "the ablation table for a list of modes", cmd_run),
+    ]
+    for name, help_, fn in commands:
+        sp = sub.add_parser(name, help=help_)
+        _common(sp)
+        sp.add_argument("--json", action="store_true", help="print the result as one JSON object")
+        if name == "run":
+            sp.add_argument("--modes", default=None,
+                            help="comma-separated, e.g. Baseline,S-1+F,S-1+A+F (default: all the paper's modes)")
+        sp.set_defaults(fn=fn)
+
+    c = sub.add_parser("cache", help="cache maintenance")
+    c.add_argument("action", choices=["clean"], help="clean: remove partial and old-version entries")
+    c.add_argument("--cache", default=None)
+    c.set_defaults(fn=cmd_cache_clean)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.formatwarning = _one_line_warning  # type: ignore[assignment]
+            return int(args.fn(args))
+    except RepCAMError as exc:
+        print(f"repcam: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("repcam: interrupted; finished artifacts are cached, run the same command to resume", file=sys.stderr)
+        return 130
+
+
+def _one_line_warning(message: Any, category: Any, filename: str, lineno: int, line: str | None = None) -> str:
+    return f"repcam: warning: {message}\n"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""The one typed configuration passed down through every RepCAM step.
+
+A :class:`RunConfig` fully describes an experiment. Every artifact in the cache is keyed by the
+subset of it that produced the artifact and stores that subset beside it, so a run can always be
+traced back to (and rebuilt from) its configuration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Literal, Mapping
+
+from repcam_core.errors import ConfigError
+
+SCHEMA_VERSION = 1
+"""Bumped whenever an artifact's on-disk format or meaning changes."""
+
+BinaryInit = Literal["imagenet", "multiclass", "scratch"]
+PRESETS = ("embedded", "paper")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings for the multi-class model (builds B, gives the Baseline) and the
+    binary pair models. Defaults are the fast embedded preset; ``paper_train()`` gives sec. 4.2."""
+
+    lr: float = 2e-3
+    batch_size: int = 32
+    epochs: int = 40
+    weight_decay: float = 0.0
+    plateau_patience: int = 5
+    plateau_factor: float = 0.5
+    hflip: bool = True
+    multiclass_init: BinaryInit = "scratch"
+    binary_lr: float = 1e-3
+    binary_max_epochs: int = 10
+    binary_stop_accuracy: float = 0.95
+    binary_init: BinaryInit = "multiclass"
+
+    def __post_init__(self) -> None:
+        _check(self.lr > 0 and self.binary_lr > 0, "learning rates must be > 0")
+        _check(self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}")
+        _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
+        _check(self.binary_max_epochs >= 1, f"binary max epochs must be >= 1, got {self.binary_max_epochs}")
+        _check(0 < self.binary_stop_accuracy <= 1, "binary stop accuracy must be in (0, 1]")
+        for name in ("binary_init", "multiclass_init"):
+            value = getattr(self, name)
+            _check(value in ("imagenet", "multiclass", "scratch"),
+                   f"{name} must be imagenet, multiclass or scratch, got {value!r}")
+        _check(self.multiclass_init != "multiclass", "the multi-class model cannot be initialised from itself")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One experiment: data, backbone, method settings and training.
+
+    ``dataset`` is ``"embedded"`` (the generated world, the default), a VOC-layout directory
+    (``PATH`` or ``voc:PATH``) or a COCO directory (``coco:PATH``).
+    """
+
+    dataset: str = "embedded"
+    backbone: str = "tinynet"
+    similarity_backbone: str | None = None
+    image_size: int = 64
+    train_split: str = "train"
+    eval_split: str = "val"
+    seed: int = 0
+    n_clusters: int = 4
+    min_cluster_size: int = 4
+    n_random: int = 4
+    threshold: float = 0.15
+    cam_method: str = "gradcam"
+    device: str = "auto"
+    preset: str = "embedded"
+    world: Mapping[str, Any] = field(default_factory=dict)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        _check(self.image_size >= 16, f"image size must be >= 16, got {self.image_size}")
+        _check(self.n_clusters >= 1, f"number of clusters N must be >= 1, got {self.n_clusters}")
+        _check(self.min_cluster_size >= 1, f"minimum cluster size must be >= 1, got {self.min_cluster_size}")
+        _check(self.n_random >= 1, f"number of random classes must be >= 1, got {self.n_random}")
+        _check(0.0 <= self.threshold <= 1.0, f"threshold must be in [0, 1], got {self.threshold}")
+        _check(self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
+               f"device must be auto, cpu or cuda, got {self.device!r}")
+        _check(self.preset in PRESETS, f"unknown preset {self.preset!r}; choose one of: {', '.join(PRESETS)}")
+
+    @property
+    def sim_backbone(self) -> str:
+        """Backbone of the multi-class model that builds B (the paper uses VGG-19)."""
+        return self.similarity_backbone or self.backbone
+
+    def with_(self, **changes: Any) -> "RunConfig":
+        """A copy with some fields changed (``train`` may be given as a dict of its fields)."""
+        if isinstance(changes.get("train"), Mapping):
+            changes["train"] = replace(self.train, **changes["train"])
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["world"] = dict(self.world)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "RunConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        _check(not unknown, f"unknown configuration keys: {', '.join(sorted(unknown))}")
+        kwargs = dict(data)
+        if "train" in kwargs and isinstance(kwargs["train"], Mapping):
+            tknown = {f.name for f in fields(TrainConfig)}
+            tunknown = set(kwargs["train"]) - tknown
+            _check(not tunknown, f"unknown train configuration keys: {', '.join(sorted(tunknown))}")
+            kwargs["train"] = TrainConfig(**kwargs["train"])
+        return cls(**kwargs)
+
+
+def paper_config(**overrides: Any) -> RunConfig:
+    """The paper's protocol (sec. 4.2-4.3): 224 crop, batch 24, lr 1e-4, plateau x0.5 after 5
+    stalled epochs, 200 epochs for the multi-class VGG-19 that builds B, binary models from
+    ImageNet weights stopped at train accuracy > 0.95 or 10 epochs, 4 clusters of >= 4 classes."""
+    train = TrainConfig(lr=1e-4, batch_size=24, epochs=200, plateau_patience=5, plateau_factor=0.5,
+                        multiclass_init="imagenet", binary_lr=1e-4, binary_max_epochs=10,
+                        binary_stop_accuracy=0.95, binary_init="imagenet")
+    base = RunConfig(backbone="resnet50", similarity_backbone="vgg19", image_size=224, n_clusters=4,
+                     min_cluster_size=4, preset="paper", train=train)
+    return base.with_(**overrides) if overrides else base
+
+
+def config_hash(data: Mapping[str, Any]) -> str:
+    """Stable short hash of a JSON-able mapping (the cache key of an artifact)."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)

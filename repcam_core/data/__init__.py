@@ -1,0 +1,1 @@
+"""Datasets: the embedded generated world, VOC-layout and COCO readers, preprocessing."""

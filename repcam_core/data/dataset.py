@@ -1,0 +1,208 @@
+"""Decoded, cropped, cached dataset splits held as tensors.
+
+A split is decoded once (image + mask -> short-side resize + centre crop) and kept as uint8
+tensors; with a cache directory the tensors are stored in one ``.npz`` keyed by the dataset's
+fingerprint, so later epochs and runs never decode again.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from repcam_core.data.transforms import mask_resize_short_center_crop, resize_short_center_crop
+from repcam_core.data.voc import VOCDataset
+from repcam_core.errors import ConfigError, DatasetError, ImageError
+
+CACHE_FORMAT = 1
+VOID = 255
+
+
+@dataclass
+class Split:
+    """A decoded split: ``images uint8 [N, 3, S, S]``, ``masks uint8 [N, S, S]`` (0 bg,
+    ``c + 1`` class ``c``, 255 void), ``labels bool [N, C]`` from the full uncropped masks."""
+
+    ids: list[str]
+    images: torch.Tensor
+    masks: torch.Tensor
+    labels: torch.Tensor
+    class_names: tuple[str, ...]
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file path, reason)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def _check_class(self, c: int) -> None:
+        if not 0 <= c < self.num_classes:
+            raise ConfigError(f"class index {c} out of range 0..{self.num_classes - 1}")
+
+    def single_label_indices(self, c: int) -> torch.Tensor:
+        """``int64 [K]``: indices of the images whose label set is exactly ``{c}``."""
+        self._check_class(c)
+        return torch.nonzero(self.labels[:, c] & (self.labels.sum(1) == 1)).flatten()
+
+    def class_indices(self, c: int) -> torch.Tensor:
+        """``int64 [K]``: indices of the images whose labels contain ``c``."""
+        self._check_class(c)
+        return torch.nonzero(self.labels[:, c]).flatten()
+
+    def single_label_counts(self) -> list[int]:
+        """Per class, the number of images labelled with that class only."""
+        single = self.labels & (self.labels.sum(1, keepdim=True) == 1)
+        return [int(n) for n in single.sum(0)]
+
+
+def _decode_item(dataset: VOCDataset, image_id: str, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decode one pair -> ``(image uint8 [3,S,S], mask uint8 [S,S], labels bool [C])``.
+
+    Raises ImageError (message names the file) when either file is unusable.
+    """
+    image = dataset.load_image(image_id)
+    mask = dataset.load_mask(image_id)
+    if image.shape[:2] != mask.shape:
+        raise ImageError(
+            f"mask {dataset.mask_path(image_id)} is {mask.shape[1]}x{mask.shape[0]} but its image "
+            f"is {image.shape[1]}x{image.shape[0]}"
+        )
+    values = np.unique(mask)
+    bad = [int(v) for v in values if v > dataset.num_classes and v != VOID]
+    if bad:
+        raise ImageError(
+            f"mask {dataset.mask_path(image_id)} has values {bad} outside 0..{dataset.num_classes} and 255"
+        )
+    labels = np.zeros(dataset.num_classes, dtype=bool)
+    labels[[int(v) - 1 for v in values if 1 <= v <= dataset.num_classes]] = True
+    image = resize_short_center_crop(image, size).transpose(2, 0, 1)
+    return np.ascontiguousarray(image), mask_resize_short_center_crop(mask, size), labels
+
+
+def _skip_path(dataset: VOCDataset, image_id: str, error: ImageError) -> str:
+    message = str(error)
+    mask_path = str(dataset.mask_path(image_id))
+    return mask_path if mask_path in message else str(dataset.image_path(image_id))
+
+
+def _decode_all(dataset: VOCDataset, ids: list[str], size: int,
+                progress: Callable[[int, int], None] | None) -> Split:
+    results: list[tuple[np.ndarray, np.ndarray, np.ndarray] | ImageError] = []
+
+    def one(image_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | ImageError:
+        try:
+            return _decode_item(dataset, image_id, size)
+        except ImageError as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        for done, result in enumerate(pool.map(one, ids), start=1):
+            results.append(result)
+            if progress is not None:
+                progress(done, len(ids))
+    kept, skipped = [], []
+    for image_id, result in zip(ids, results):
+        if isinstance(result, ImageError):
+            path = _skip_path(dataset, image_id, result)
+            warnings.warn(f"skipping {path}: {result}", stacklevel=3)
+            skipped.append((path, str(result)))
+        else:
+            kept.append((image_id, result))
+    if not kept:
+        raise DatasetError(
+            f"none of the {len(ids)} images of {dataset.root} could be read"
+            + (f"; first problem: {skipped[0][1]}" if skipped else "")
+        )
+    return Split(
+        ids=[image_id for image_id, _ in kept],
+        images=torch.from_numpy(np.stack([r[0] for _, r in kept])),
+        masks=torch.from_numpy(np.stack([r[1] for _, r in kept])),
+        labels=torch.from_numpy(np.stack([r[2] for _, r in kept])),
+        class_names=dataset.class_names,
+        skipped=skipped,
+    )
+
+
+def _save_cache(path: Path, split: Split) -> None:
+    """Write ``split`` to ``path`` atomically (temp file in the same directory, then replace)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(
+                fh,
+                format=np.array(CACHE_FORMAT),
+                ids=np.array(split.ids, dtype=str),
+                images=split.images.numpy(),
+                masks=split.masks.numpy(),
+                labels=split.labels.numpy(),
+                class_names=np.array(split.class_names, dtype=str),
+                skipped=np.array(split.skipped, dtype=str).reshape(-1, 2),
+            )
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _load_cache(path: Path, class_names: tuple[str, ...]) -> Split | None:
+    """The cached split, or None when the file is unreadable or from another format/dataset."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if int(data["format"]) != CACHE_FORMAT or tuple(data["class_names"].tolist()) != class_names:
+                return None
+            return Split(
+                ids=[str(i) for i in data["ids"].tolist()],
+                images=torch.from_numpy(data["images"].copy()),
+                masks=torch.from_numpy(data["masks"].copy()),
+                labels=torch.from_numpy(data["labels"].copy()),
+                class_names=class_names,
+                skipped=[(str(p), str(r)) for p, r in data["skipped"].tolist()],
+            )
+    except (OSError, ValueError, KeyError) as exc:
+        warnings.warn(f"ignoring unreadable split cache {path}: {exc}", stacklevel=3)
+        return None
+
+
+def cache_path(dataset: VOCDataset, split: str, size: int, cache_dir: Path) -> Path:
+    """``cache_dir / "{fingerprint}-{split}-{size}.npz"``."""
+    return Path(cache_dir) / f"{dataset.fingerprint(split)}-{split}-{size}.npz"
+
+
+def load_split(
+    dataset: VOCDataset,
+    split: str,
+    size: int,
+    cache_dir: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Split:
+    """Decode ``split`` of ``dataset`` at ``size x size`` (or read it from ``cache_dir``).
+
+    Unreadable images or masks are skipped with a warning ``"skipping <path>: <reason>"`` and
+    listed in ``Split.skipped``; DatasetError if nothing is readable or the split is empty.
+    ``progress(done, total)`` is called after each decoded image (not when read from cache).
+    """
+    if size < 1:
+        raise ConfigError(f"image size must be >= 1, got {size}")
+    ids = dataset.split_ids(split)
+    if not ids:
+        raise DatasetError(f"split {split!r} of {dataset.root} lists no images")
+    path = cache_path(dataset, split, size, cache_dir) if cache_dir is not None else None
+    if path is not None and path.is_file():
+        cached = _load_cache(path, dataset.class_names)
+        if cached is not None:
+            return cached
+    result = _decode_all(dataset, ids, size, progress)
+    if path is not None:
+        _save_cache(path, result)
+    return result

@@ -1,0 +1,164 @@
+"""Reader for datasets in the PASCAL VOC 2012 segmentation layout (real VOC or the world).
+
+Expected under the root: ``JPEGImages/<id>.jpg``, ``SegmentationClass/<id>.png`` and
+``ImageSets/Segmentation/<split>.txt``; optionally ``classes.txt`` (foreground class names in
+label order; mask value ``c + 1`` is class ``c``, 0 background, 255 void).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from repcam_core.data.palette import rgb_to_index
+from repcam_core.errors import DatasetError, ImageError
+
+VOC_CLASSES: tuple[str, ...] = (
+    "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
+    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
+    "train", "tvmonitor",
+)
+REQUIRED_ENTRIES = ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation")
+
+
+def _missing_entries(root: Path) -> list[str]:
+    return [entry for entry in REQUIRED_ENTRIES if not (root / entry).is_dir()]
+
+
+class VOCDataset:
+    """A VOC-layout dataset directory.
+
+    Also accepts a devkit root: ``root/VOC2012`` or ``root/VOCdevkit/VOC2012`` is descended
+    into when ``root`` itself is not in the layout.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        given = Path(root).expanduser()
+        if not given.exists():
+            raise DatasetError(f"dataset directory does not exist: {given}")
+        if not given.is_dir():
+            raise DatasetError(f"dataset path is not a directory: {given}")
+        resolved = given
+        if _missing_entries(given):
+            for sub in ("VOC2012", "VOCdevkit/VOC2012"):
+                if (given / sub).is_dir() and not _missing_entries(given / sub):
+                    resolved = given / sub
+                    break
+        missing = _missing_entries(resolved)
+        if missing:
+            raise DatasetError(
+                f"not a VOC-layout dataset: {given} is missing " + ", ".join(f"{m}/" for m in missing)
+            )
+        self.root: Path = resolved
+        self.class_names: tuple[str, ...] = self._read_class_names()
+        self._split_cache: dict[str, list[str]] = {}
+
+    def _read_class_names(self) -> tuple[str, ...]:
+        path = self.root / "classes.txt"
+        if not path.is_file():
+            return VOC_CLASSES
+        names = tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
+        if not names:
+            raise DatasetError(f"{path} lists no class names")
+        if len(set(names)) != len(names):
+            raise DatasetError(f"{path} lists a class name twice")
+        if len(names) > 254:
+            raise DatasetError(f"{path} lists {len(names)} classes; at most 254 fit in a mask")
+        return names
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def __repr__(self) -> str:
+        return f"VOCDataset({str(self.root)!r}, {self.num_classes} classes)"
+
+    def splits(self) -> list[str]:
+        """Names of the split files in ``ImageSets/Segmentation`` (sorted)."""
+        return sorted(p.stem for p in (self.root / "ImageSets" / "Segmentation").glob("*.txt"))
+
+    def split_ids(self, split: str) -> list[str]:
+        """The image ids listed in ``ImageSets/Segmentation/<split>.txt``, in file order."""
+        if split not in self._split_cache:
+            path = self.root / "ImageSets" / "Segmentation" / f"{split}.txt"
+            if not path.is_file():
+                raise DatasetError(
+                    f"split {split!r} not found in {self.root}; available splits: "
+                    + (", ".join(self.splits()) or "none")
+                )
+            self._split_cache[split] = [ln.split()[0] for ln in path.read_text().splitlines() if ln.strip()]
+        return list(self._split_cache[split])
+
+    def image_path(self, image_id: str) -> Path:
+        return self.root / "JPEGImages" / f"{image_id}.jpg"
+
+    def mask_path(self, image_id: str) -> Path:
+        return self.root / "SegmentationClass" / f"{image_id}.png"
+
+    def fingerprint(self, split: str) -> str:
+        """16 hex digits over the class names, the split's ids and each file's size and mtime.
+
+        Cheap (one ``stat`` per file); changes when any listed file is replaced or touched.
+        Missing files contribute a marker instead of failing.
+        """
+        digest = hashlib.sha256()
+        digest.update("\n".join(self.class_names).encode())
+        digest.update(f"\0{split}\0".encode())
+        for image_id in self.split_ids(split):
+            digest.update(image_id.encode())
+            for path in (self.image_path(image_id), self.mask_path(image_id)):
+                try:
+                    st = path.stat()
+                    digest.update(f"|{st.st_size}:{st.st_mtime_ns}".encode())
+                except OSError:
+                    digest.update(b"|missing")
+        return digest.hexdigest()[:16]
+
+    def load_image(self, image_id: str) -> np.ndarray:
+        """The RGB image, ``uint8 [H, W, 3]``; ImageError naming the file if unreadable."""
+        path = self.image_path(image_id)
+        with _open_image(path) as im:
+            try:
+                return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+            except (OSError, ValueError) as exc:
+                raise ImageError(f"cannot decode image {path}: {exc}") from exc
+
+    def load_mask(self, image_id: str) -> np.ndarray:
+        """The label mask, ``uint8 [H, W]``: palette indices (0 bg, 1..C, 255 void).
+
+        'P'/'L' PNGs give their index values as they are; RGB masks are mapped back through
+        the VOC palette (ImageError if a colour is not in it).
+        """
+        path = self.mask_path(image_id)
+        with _open_image(path) as im:
+            try:
+                if im.mode in ("P", "L"):
+                    return np.array(im, dtype=np.uint8)
+                if im.mode in ("RGB", "RGBA"):
+                    indices, unknown = rgb_to_index(np.asarray(im.convert("RGB")))
+                    if unknown.any():
+                        ys, xs = np.nonzero(unknown)
+                        colour = tuple(np.asarray(im.convert("RGB"))[ys[0], xs[0]].tolist())
+                        raise ImageError(f"mask {path} has colour {colour} not in the VOC palette")
+                    return indices
+            except (OSError, ValueError) as exc:
+                raise ImageError(f"cannot decode mask {path}: {exc}") from exc
+            raise ImageError(f"mask {path} has unsupported mode {im.mode!r} (expected P, L or RGB)")
+
+
+def _open_image(path: Path) -> Image.Image:
+    """Open and fully decode ``path``; ImageError naming it when missing or undecodable."""
+    if not path.is_file():
+        raise ImageError(f"file not found: {path}")
+    im = None
+    try:
+        im = Image.open(path)
+        im.load()
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        if im is not None:
+            im.close()
+        raise ImageError(f"cannot decode {path}: {exc}") from exc
+    return im

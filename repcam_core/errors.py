@@ -1,0 +1,38 @@
+"""Exceptions raised at RepCAM's public boundary.
+
+Every error a user can cause derives from :class:`RepCAMError`; the CLI prints its message
+on one line and exits non-zero, the app shows it in the page. Tests match on the messages.
+"""
+
+from __future__ import annotations
+
+
+class RepCAMError(Exception):
+    """Base class of every error RepCAM raises on purpose."""
+
+
+class DatasetError(RepCAMError):
+    """A dataset directory is missing, not in the expected layout, or unusable."""
+
+
+class UnknownNameError(RepCAMError, KeyError):
+    """A name (backbone, CAM method, mode, selection rule) is not in its registry."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ConfigError(RepCAMError, ValueError):
+    """A configuration value is out of range (k, N, minimum cluster size, threshold...)."""
+
+
+class WeightsNotFoundError(RepCAMError):
+    """Pretrained weights were asked for but are not in the local torch cache."""
+
+
+class CacheVersionError(RepCAMError):
+    """An artifact in the cache was written by an incompatible RepCAM version."""
+
+
+class ImageError(RepCAMError):
+    """An image (upload or dataset file) cannot be decoded or is too large."""

@@ -1,0 +1,1 @@
+"""The paper's method steps that need no network: similarity B, clustering, selection, modes."""

@@ -1,0 +1,237 @@
+"""The paper's ablation modes (Tables 1-4) by name, and which comparison classes each uses.
+
+Name grammar (case-insensitive, spaces ignored; canonical spelling on output):
+
+* ``Baseline`` — Grad-CAM of the multi-class model, no comparison classes;
+* ``Random+F`` / ``Random+A+F`` — random representative classes, fused (F);
+* ``Rank-a+F`` / ``Rank-b+F`` (``+A+F``) — fixed positions of the similarity order;
+* ``S-k+F`` / ``S-k+A+F`` (k >= 1) — the k-th most similar class of every cluster;
+* ``Topk`` / ``Topk+A`` (k >= 1) — oracle: the k best pairs by measured mIoU (Table 1);
+* ``All`` / ``All+A`` — every other class (Table 1).
+
+``+A`` means the multi-layer CAM (sec. 3.2). Every mode except Baseline averages the CAMs of
+several binary models, i.e. uses the fusion step F (sec. 3.3), so ``fused`` is True for Topk and
+All too even though Table 1 does not write "+F".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Literal, Optional
+
+import numpy as np
+
+from repcam_core.errors import ConfigError, UnknownNameError
+from repcam_core.method import selection
+
+ModeKind = Literal["baseline", "random", "rank", "cluster", "topk", "all"]
+
+_RANKS: dict[str, tuple[int, ...]] = {"a": selection.RANK_A, "b": selection.RANK_B}
+VALID_FORMS = (
+    "Baseline, Random+F, Random+A+F, Rank-a+F, Rank-a+A+F, Rank-b+F, Rank-b+A+F, "
+    "S-k+F, S-k+A+F, Topk, Topk+A (k >= 1, e.g. S-2+F, Top3), All, All+A"
+)
+
+
+@dataclass(frozen=True)
+class Mode:
+    """One parsed ablation mode.
+
+    Attributes:
+        name: canonical name, e.g. ``"S-2+A+F"``.
+        kind: which selection rule picks the comparison classes.
+        k: S-k's k or Top-k's k; None for other kinds.
+        positions: 1-based rank positions for ``kind == "rank"``; None otherwise.
+        multilayer: uses the multi-layer CAM ("+A").
+        fused: averages the CAMs of several binary models (step F).
+    """
+
+    name: str
+    kind: ModeKind
+    k: Optional[int] = None
+    positions: Optional[tuple[int, ...]] = None
+    multilayer: bool = False
+    fused: bool = False
+
+    @property
+    def needs_pairwise(self) -> bool:
+        """True when every class pair's binary model is needed (Top-k and All)."""
+        return self.kind in ("topk", "all")
+
+    @property
+    def needs_clustering(self) -> bool:
+        """True when the mode selects from the improved k-means clusters (S-k)."""
+        return self.kind == "cluster"
+
+    @property
+    def needs_similarity(self) -> bool:
+        """True when the mode reads the similarity matrix B (Rank and S-k)."""
+        return self.kind in ("rank", "cluster")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _suffix(multilayer: bool, fused: bool) -> str:
+    return ("+A" if multilayer else "") + ("+F" if fused else "")
+
+
+def _baseline(m: re.Match[str]) -> Mode:
+    return Mode("Baseline", "baseline")
+
+
+def _random(m: re.Match[str]) -> Mode:
+    a = m["a"] is not None
+    return Mode("Random" + _suffix(a, True), "random", multilayer=a, fused=True)
+
+
+def _rank(m: re.Match[str]) -> Mode:
+    a, which = m["a"] is not None, m["which"].lower()
+    return Mode(f"Rank-{which}" + _suffix(a, True), "rank", positions=_RANKS[which],
+                multilayer=a, fused=True)
+
+
+def _cluster(m: re.Match[str]) -> Optional[Mode]:
+    a, k = m["a"] is not None, int(m["k"])
+    if k < 1:
+        return None
+    return Mode(f"S-{k}" + _suffix(a, True), "cluster", k=k, multilayer=a, fused=True)
+
+
+def _topk(m: re.Match[str]) -> Optional[Mode]:
+    a, k = m["a"] is not None, int(m["k"])
+    if k < 1:
+        return None
+    return Mode(f"Top{k}" + _suffix(a, False), "topk", k=k, multilayer=a, fused=True)
+
+
+def _all(m: re.Match[str]) -> Mode:
+    a = m["a"] is not None
+    return Mode("All" + _suffix(a, False), "all", multilayer=a, fused=True)
+
+
+# Each name form: a full-match pattern (on the lower-cased, space-free name) and its builder.
+_FORMS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Optional[Mode]]], ...] = (
+    (re.compile(r"baseline"), _baseline),
+    (re.compile(r"random(?P<a>\+a)?\+f"), _random),
+    (re.compile(r"rank-(?P<which>[ab])(?P<a>\+a)?\+f"), _rank),
+    (re.compile(r"s-(?P<k>\d+)(?P<a>\+a)?\+f"), _cluster),
+    (re.compile(r"top(?P<k>\d+)(?P<a>\+a)?"), _topk),
+    (re.compile(r"all(?P<a>\+a)?"), _all),
+)
+
+
+def parse_mode(name: str) -> Mode:
+    """Parse one mode name (case-insensitive) into a :class:`Mode` with its canonical name.
+
+    Raises:
+        UnknownNameError: for a name matching none of the forms; the message lists them.
+    """
+    key = re.sub(r"\s+", "", str(name)).lower()
+    for pattern, build in _FORMS:
+        match = pattern.fullmatch(key)
+        if match is not None:
+            mode = build(match)
+            if mode is not None:
+                return mode
+    raise UnknownNameError(f"unknown mode {name!r}; valid: {VALID_FORMS}")
+
+
+def parse_modes(text: str) -> list[Mode]:
+    """Parse comma-separated mode names (CLI input), dropping duplicates, keeping order.
+
+    Raises:
+        ConfigError: when no mode is given. UnknownNameError: for an unknown name.
+    """
+    modes: dict[str, Mode] = {}
+    for piece in str(text).split(","):
+        if piece.strip():
+            mode = parse_mode(piece)
+            modes.setdefault(mode.name, mode)
+    if not modes:
+        raise ConfigError(f"no mode given; valid: {VALID_FORMS}")
+    return list(modes.values())
+
+
+PAPER_MODES: tuple[str, ...] = (
+    "Baseline",
+    "Random+F", "Random+A+F",
+    "Rank-a+F", "Rank-a+A+F",
+    "Rank-b+F", "Rank-b+A+F",
+    *(name for k in range(1, 5) for name in (f"S-{k}+F", f"S-{k}+A+F")),
+    *(f"Top{k}" for k in range(1, 5)),
+    "All",
+)
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What :func:`comparison_classes` was given; ``need`` names what a mode lacks."""
+
+    mode: Mode
+    B: Optional[np.ndarray]
+    cluster_labels: Optional[np.ndarray]
+    pairwise: Optional[np.ndarray]
+    num_classes: Optional[int]
+    n: int
+    seed: int
+
+    def need(self, field: str, what: str) -> Any:
+        value = getattr(self, field)
+        if value is None:
+            raise ConfigError(f"mode {self.mode.name!r} needs {what} ({field}=...), not given")
+        return value
+
+    def classes(self) -> int:
+        if self.num_classes is not None:
+            return int(self.num_classes)
+        for arr in (self.B, self.pairwise, self.cluster_labels):
+            if arr is not None:
+                return int(np.asarray(arr).shape[0])
+        return self.need("num_classes", "the number of classes")
+
+
+_SELECTORS: dict[str, Callable[[_Inputs, int], list[int]]] = {
+    "baseline": lambda x, c: [],
+    "random": lambda x, c: selection.select_random(x.classes(), c, x.n, x.seed),
+    "rank": lambda x, c: selection.select_rank(
+        x.need("B", "the similarity matrix"), c, x.mode.positions or ()),
+    "cluster": lambda x, c: selection.select_cluster(
+        x.need("B", "the similarity matrix"),
+        x.need("cluster_labels", "the clustering of the classes"), c, int(x.mode.k or 0)),
+    "topk": lambda x, c: selection.select_topk(
+        x.need("pairwise", "the pairwise mIoU matrix of every binary model"), c,
+        int(x.mode.k or 0)),
+    "all": lambda x, c: selection.select_all(x.classes(), c),
+}
+
+
+def comparison_classes(
+    mode: Mode,
+    c: int,
+    *,
+    B: Optional[np.ndarray] = None,
+    cluster_labels: Optional[np.ndarray] = None,
+    pairwise: Optional[np.ndarray] = None,
+    num_classes: Optional[int] = None,
+    n: int = 4,
+    seed: int = 0,
+) -> list[int]:
+    """The representative classes ``mode`` uses for target class ``c`` (never ``c`` itself).
+
+    Args:
+        mode: a parsed :class:`Mode`.
+        c: target class index.
+        B: ``[C, C]`` similarity matrix (Rank, S-k).
+        cluster_labels: ``[C]`` cluster ids (S-k).
+        pairwise: ``[C, C]`` per-pair mIoU, NaN diagonal (Top-k).
+        num_classes: C; inferred from whichever array is given when None (Random, All).
+        n: how many classes Random draws (the paper uses 4, one per cluster).
+        seed: Random's seed.
+
+    Raises:
+        ConfigError: when an input the mode needs is missing, or a selector rejects it.
+    """
+    inputs = _Inputs(mode, B, cluster_labels, pairwise, num_classes, n, seed)
+    return _SELECTORS[mode.kind](inputs, c)

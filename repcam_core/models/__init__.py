@@ -1,0 +1,1 @@
+"""Backbones by name (torchvision and a small fast network), heads and pretrained weights."""

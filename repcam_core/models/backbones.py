@@ -1,0 +1,122 @@
+"""The backbone registry: name -> constructor, classifier head and the ordered CAM layers.
+
+The CAM layers are the feature maps whose Grad-CAMs the multi-layer map ("+A") sums, last one
+last (sec. 4.3): ResNet's four stages; VGG-19's five features before each max-pool; MobileNet-v2's
+output after each downsampling stage; TinyNet's four stages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from repcam_core.errors import ConfigError
+from repcam_core.registry import Registry
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """How to build one backbone and where its CAM layers and head are."""
+
+    name: str
+    build: Callable[[int], nn.Module]  # num_classes -> randomly initialised model
+    cam_layers: tuple[str, ...]
+    head: str  # dotted path of the final nn.Linear
+    weights: str | None = None  # torchvision weights enum, e.g. "ResNet18_Weights.IMAGENET1K_V1"
+    description: str = ""
+
+    def weights_enum(self) -> Any:
+        """The torchvision weights enum member, or None when the backbone has no ImageNet weights."""
+        if self.weights is None:
+            return None
+        import torchvision.models as tvm
+
+        enum_name, member = self.weights.split(".")
+        return getattr(getattr(tvm, enum_name), member)
+
+
+BACKBONES: Registry[BackboneSpec] = Registry("backbone")
+
+
+def _tv(ctor: str) -> Callable[[int], nn.Module]:
+    def build(num_classes: int) -> nn.Module:
+        import torchvision.models as tvm
+
+        return getattr(tvm, ctor)(weights=None, num_classes=num_classes)
+
+    return build
+
+
+def _tiny(num_classes: int) -> nn.Module:
+    from repcam_core.models.tinynet import TinyNet
+
+    return TinyNet(num_classes)
+
+
+_RESNET_LAYERS = ("layer1", "layer2", "layer3", "layer4")
+for _depth in (18, 50, 101, 152):
+    BACKBONES.add(f"resnet{_depth}", BackboneSpec(
+        f"resnet{_depth}", _tv(f"resnet{_depth}"), _RESNET_LAYERS, "fc",
+        f"ResNet{_depth}_Weights.IMAGENET1K_V1", f"ResNet-{_depth} (torchvision)"))
+BACKBONES.add("vgg19", BackboneSpec(
+    "vgg19", _tv("vgg19"), ("features.3", "features.8", "features.17", "features.26", "features.35"),
+    "classifier.6", "VGG19_Weights.IMAGENET1K_V1", "VGG-19 (torchvision), features before each max-pool"))
+BACKBONES.add("mobilenet_v2", BackboneSpec(
+    "mobilenet_v2", _tv("mobilenet_v2"), ("features.3", "features.6", "features.13", "features.18"),
+    "classifier.1", "MobileNet_V2_Weights.IMAGENET1K_V1",
+    "MobileNet-v2 (torchvision), output of each downsampling stage (strides 4, 8, 16, 32)"))
+BACKBONES.add("tinynet", BackboneSpec(
+    "tinynet", _tiny, _RESNET_LAYERS, "fc", None, "small 4-stage ResNet for the embedded default on CPU"))
+
+
+def get_module(model: nn.Module, path: str) -> nn.Module:
+    """``model.get_submodule(path)`` with a RepCAM error naming the bad path."""
+    try:
+        return model.get_submodule(path)
+    except AttributeError:
+        raise ConfigError(f"model {type(model).__name__} has no layer {path!r}") from None
+
+
+def replace_head(model: nn.Module, spec: BackboneSpec, num_classes: int, seed: int | None = None) -> nn.Module:
+    """Swap the final Linear for a fresh one with ``num_classes`` outputs (in place; returns model)."""
+    old = get_module(model, spec.head)
+    if not isinstance(old, nn.Linear):
+        raise ConfigError(f"head {spec.head!r} of {spec.name} is not a Linear layer")
+    if seed is not None:
+        torch.manual_seed(seed)
+    new = nn.Linear(old.in_features, num_classes).to(old.weight.device)
+    parent_path, _, leaf = spec.head.rpartition(".")
+    parent = get_module(model, parent_path) if parent_path else model
+    setattr(parent, leaf, new)
+    return model
+
+
+def num_outputs(model: nn.Module, spec: BackboneSpec) -> int:
+    head = get_module(model, spec.head)
+    assert isinstance(head, nn.Linear)
+    return head.out_features
+
+
+def create_model(name: str, num_classes: int, init: str = "scratch", seed: int = 0) -> nn.Module:
+    """Build backbone ``name`` with a ``num_classes`` head.
+
+    ``init="scratch"`` is a seeded random init; ``init="imagenet"`` loads torchvision's ImageNet
+    weights from the local torch cache (raising :class:`WeightsNotFoundError` naming the missing
+    file, never silently falling back to random weights) and then replaces the head.
+    """
+    spec = BACKBONES.get(name)
+    if num_classes < 2:
+        raise ConfigError(f"a classifier needs at least 2 classes, got {num_classes}")
+    torch.manual_seed(seed)
+    if init == "scratch":
+        return spec.build(num_classes)
+    if init == "imagenet":
+        from repcam_core.models.weights import load_imagenet_state
+
+        model = spec.build(1000)
+        model.load_state_dict(load_imagenet_state(spec))
+        return replace_head(model, spec, num_classes, seed=seed)
+    raise ConfigError(f"unknown init {init!r}; choose scratch or imagenet")

@@ -1,0 +1,264 @@
+"""The pipeline: data, models, similarity B and clustering, each built once and cached.
+
+A :class:`Pipeline` is built from one :class:`RunConfig`. Every artifact it produces is looked up
+in the :class:`ArtifactCache` by the configuration subset that determines it, so the CLI and the
+app share work, and an interrupted run resumes where it stopped. Map computation and evaluation
+live in :mod:`repcam_core.experiment`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from repcam_core.cache import ArtifactCache
+from repcam_core.config import RunConfig
+from repcam_core.data.dataset import Split, load_split
+from repcam_core.data.sources import open_dataset
+from repcam_core.errors import ConfigError, DatasetError
+from repcam_core.method.clustering import ClusterResult, improved_kmeans
+from repcam_core.method.similarity import similarity_matrix
+from repcam_core.models.backbones import BACKBONES, BackboneSpec, create_model, replace_head
+from repcam_core.progress import NullProgress, Progress
+from repcam_core.train import TrainLog, fit, predict_proba, resolve_device
+
+MAX_RESIDENT_MODELS = 8
+"""Binary models kept in memory at once (least recently used ones are dropped)."""
+
+
+class Pipeline:
+    """Everything one configuration needs, computed lazily and cached on disk."""
+
+    def __init__(self, config: RunConfig, cache: ArtifactCache | str | Path | None = None,
+                 progress: Progress | None = None) -> None:
+        self.config = config
+        self.cache = cache if isinstance(cache, ArtifactCache) else ArtifactCache(cache)
+        self.progress: Progress = progress or NullProgress()
+        self.spec: BackboneSpec = BACKBONES.get(config.backbone)
+        BACKBONES.get(config.sim_backbone)
+        from repcam_core.cam.methods import CAM_METHODS
+
+        CAM_METHODS.get(config.cam_method)
+        self.device = resolve_device(config.device)
+        self._models: OrderedDict[str, nn.Module] = OrderedDict()
+        self._lock = threading.RLock()
+
+    # ----------------------------------------------------------------- data
+    @cached_property
+    def dataset(self):
+        return open_dataset(self.config.dataset, self.cache.root, self.config.world)
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return tuple(self.dataset.class_names)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def _split(self, name: str) -> Split:
+        with self.progress.task(f"decoding {name} images", 1) as step:
+            split = load_split(self.dataset, name, self.config.image_size, cache_dir=self.cache.root / "decoded")
+            step(1)
+        return split
+
+    @cached_property
+    def train_split(self) -> Split:
+        return self._split(self.config.train_split)
+
+    @cached_property
+    def eval_split(self) -> Split:
+        return self._split(self.config.eval_split)
+
+    @cached_property
+    def data_key(self) -> dict[str, Any]:
+        """Identity of the data every artifact depends on."""
+        ds = self.dataset
+        return {
+            "dataset": self.config.dataset if self.config.dataset == "embedded" else str(ds.root),
+            "world": dict(self.config.world),
+            "train": [self.config.train_split, ds.fingerprint(self.config.train_split)],
+            "eval": [self.config.eval_split, ds.fingerprint(self.config.eval_split)],
+            "classes": list(self.class_names),
+            "image_size": self.config.image_size,
+        }
+
+    def single_label(self, c: int) -> torch.Tensor:
+        """Indices of training images whose only label is class ``c``."""
+        return self.train_split.single_label_indices(c)
+
+    def check_training_data(self, classes: list[int] | None = None) -> None:
+        """Raise DatasetError naming every class (of ``classes``) without single-label training images."""
+        classes = list(range(self.num_classes)) if classes is None else classes
+        empty = [self.class_names[c] for c in classes if len(self.single_label(c)) == 0]
+        if empty:
+            raise DatasetError(f"no single-label training images for class(es): {', '.join(empty)} "
+                               f"(split {self.config.train_split!r} of {self.dataset.root})")
+
+    def eval_indices(self, c: int) -> torch.Tensor:
+        """Indices of evaluation images that contain class ``c``."""
+        return self.eval_split.class_indices(c)
+
+    # -------------------------------------------------------------- models
+    def _train_key(self, binary: bool) -> dict[str, Any]:
+        t = self.config.train
+        common = {"batch_size": t.batch_size, "hflip": t.hflip, "seed": self.config.seed}
+        if binary:
+            return {**common, "lr": t.binary_lr, "max_epochs": t.binary_max_epochs,
+                    "stop_accuracy": t.binary_stop_accuracy, "init": t.binary_init}
+        return {**common, "lr": t.lr, "epochs": t.epochs, "weight_decay": t.weight_decay,
+                "plateau": [t.plateau_patience, t.plateau_factor], "init": t.multiclass_init}
+
+    def multiclass_key(self, backbone: str | None = None) -> dict[str, Any]:
+        return {"data": self.data_key, "backbone": backbone or self.config.backbone,
+                "train": self._train_key(binary=False)}
+
+    def binary_key(self, a: int, b: int) -> dict[str, Any]:
+        a, b = sorted((a, b))
+        key = {"data": self.data_key, "backbone": self.config.backbone, "pair": [a, b],
+               "train": self._train_key(binary=True)}
+        if self.config.train.binary_init == "multiclass":
+            key["init_from"] = self.multiclass_key()
+        return key
+
+    def multiclass_model(self, backbone: str | None = None) -> nn.Module:
+        """The multi-class classifier on single-label training images (B and the Baseline)."""
+        backbone = backbone or self.config.backbone
+        key = self.multiclass_key(backbone)
+        name = f"multiclass:{backbone}"
+        with self._lock:
+            if name in self._models:
+                return self._models[name]
+
+            def create(tmp: Path) -> None:
+                self.check_training_data()
+                idx = torch.cat([self.single_label(c) for c in range(self.num_classes)])
+                targets = torch.cat([torch.full((len(self.single_label(c)),), c) for c in range(self.num_classes)])
+                t = self.config.train
+                model = create_model(backbone, self.num_classes, init=t.multiclass_init, seed=self.config.seed)
+                with self.progress.task(f"multi-class {backbone} (epochs)", t.epochs) as step:
+                    log = fit(model, self.train_split.images[idx], targets, lr=t.lr, epochs=t.epochs,
+                              batch_size=t.batch_size, device=self.device, seed=self.config.seed,
+                              hflip=t.hflip, weight_decay=t.weight_decay, plateau_patience=t.plateau_patience,
+                              plateau_factor=t.plateau_factor, on_epoch=lambda *_: step(1))
+                _save_model(tmp, model, log)
+
+            model = self.cache.get_or_create("multiclass", key, create,
+                                             lambda p: _load_model(p, backbone, self.num_classes))
+            self._keep(name, model.to(self.device).eval())
+            return model
+
+    def binary_model(self, a: int, b: int) -> nn.Module:
+        """The binary classifier of the pair (a, b); output 0 is the lower class index."""
+        if a == b:
+            raise ConfigError(f"a binary model needs two different classes, got {a} twice")
+        a, b = sorted((a, b))
+        name = f"binary:{a}-{b}"
+        with self._lock:
+            if name in self._models:
+                self._models.move_to_end(name)
+                return self._models[name]
+
+            def create(tmp: Path) -> None:
+                self.check_training_data([a, b])
+                model = self._binary_init(a, b)
+                ia, ib = self.single_label(a), self.single_label(b)
+                images = self.train_split.images[torch.cat([ia, ib])]
+                targets = torch.cat([torch.zeros(len(ia)), torch.ones(len(ib))]).long()
+                t = self.config.train
+                log = fit(model, images, targets, lr=t.binary_lr, epochs=t.binary_max_epochs,
+                          batch_size=t.batch_size, device=self.device, seed=self.config.seed + 7919 * a + b,
+                          hflip=t.hflip, plateau_patience=10 ** 6, stop_accuracy=t.binary_stop_accuracy)
+                _save_model(tmp, model, log)
+
+            model = self.cache.get_or_create("binary", self.binary_key(a, b), create,
+                                             lambda p: _load_model(p, self.config.backbone, 2))
+            self._keep(name, model.to(self.device).eval())
+            return model
+
+    def has_binary(self, a: int, b: int) -> bool:
+        return self.cache.has("binary", self.binary_key(a, b))
+
+    def _binary_init(self, a: int, b: int) -> nn.Module:
+        init = self.config.train.binary_init
+        seed = self.config.seed + 7919 * a + b
+        if init == "multiclass":
+            import copy
+
+            model = copy.deepcopy(self.multiclass_model()).cpu()
+            return replace_head(model, self.spec, 2, seed=seed)
+        return create_model(self.config.backbone, 2, init=init, seed=seed)
+
+    def _keep(self, name: str, model: nn.Module) -> None:
+        self._models[name] = model
+        self._models.move_to_end(name)
+        binaries = [k for k in self._models if k.startswith("binary:")]
+        while len(binaries) > MAX_RESIDENT_MODELS:
+            self._models.pop(binaries.pop(0))
+
+    # ------------------------------------------------------- similarity, S
+    def similarity_key(self) -> dict[str, Any]:
+        return {"model": self.multiclass_key(self.config.sim_backbone), "on": "train-single-label"}
+
+    def similarity(self) -> np.ndarray:
+        """B (eq. 2) [C, C]: summed softmax mass of class i's training images on class j."""
+
+        def create(tmp: Path) -> None:
+            model = self.multiclass_model(self.config.sim_backbone)
+            idx = torch.cat([self.single_label(c) for c in range(self.num_classes)])
+            labels = np.concatenate([np.full(len(self.single_label(c)), c) for c in range(self.num_classes)])
+            probs = predict_proba(model, self.train_split.images[idx], self.device).numpy()
+            B = similarity_matrix(probs, labels)
+            (tmp / "similarity.json").write_text(json.dumps({"B": B.tolist(), "classes": list(self.class_names)}))
+
+        return self.cache.get_or_create("similarity", self.similarity_key(), create,
+                                        lambda p: np.array(json.loads((p / "similarity.json").read_text())["B"]))
+
+    def clustering_key(self, n_clusters: int, min_size: int, seed: int) -> dict[str, Any]:
+        return {"similarity": self.similarity_key(), "n": n_clusters, "min_size": min_size, "seed": seed}
+
+    def clustering(self, n_clusters: int | None = None, min_size: int | None = None,
+                   seed: int | None = None) -> ClusterResult:
+        """The improved k-means over B (sec. 3.1.3); defaults from the configuration."""
+        n = self.config.n_clusters if n_clusters is None else n_clusters
+        m = self.config.min_cluster_size if min_size is None else min_size
+        s = self.config.seed if seed is None else seed
+
+        def create(tmp: Path) -> None:
+            res = improved_kmeans(self.similarity(), n, min_size=m, seed=s)
+            (tmp / "clustering.json").write_text(json.dumps({
+                "labels": res.labels.tolist(), "iterations": res.iterations, "converged": res.converged,
+                "moves": res.moves}))
+
+        def load(p: Path) -> ClusterResult:
+            d = json.loads((p / "clustering.json").read_text())
+            return ClusterResult(labels=np.array(d["labels"]), iterations=d["iterations"],
+                                 converged=d["converged"], moves=d["moves"])
+
+        return self.cache.get_or_create("clustering", self.clustering_key(n, m, s), create, load)
+
+
+def _save_model(tmp: Path, model: nn.Module, log: TrainLog) -> None:
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(tmp / "model.safetensors"))
+    (tmp / "train_log.json").write_text(json.dumps(log.to_dict()))
+
+
+def _load_model(path: Path, backbone: str, num_classes: int) -> nn.Module:
+    model = create_model(backbone, num_classes, init="scratch")
+    model.load_state_dict(load_file(str(path / "model.safetensors")))
+    return model.eval()
+
+
+def train_log(path: Path) -> dict[str, Any]:
+    """The training log stored beside a model artifact."""
+    return json.loads((path / "train_log.json").read_text())

@@ -1,0 +1,140 @@
+"""Training loops over cached decoded tensors (no per-epoch JPEG decoding).
+
+One loop serves both the multi-class model (which builds B and gives the Baseline) and the binary
+pair models (stopped when the epoch's training accuracy exceeds 0.95 or after 10 epochs, sec. 4.2).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from repcam_core.data.transforms import to_float_tensor
+
+
+@dataclass
+class TrainLog:
+    """What one training run did; stored beside the model it produced."""
+
+    losses: list[float] = field(default_factory=list)
+    accuracies: list[float] = field(default_factory=list)
+    stopped_early: bool = False
+    seconds: float = 0.0
+
+    @property
+    def epochs(self) -> int:
+        return len(self.losses)
+
+    def to_dict(self) -> dict:
+        return {"epochs": self.epochs, "losses": self.losses, "accuracies": self.accuracies,
+                "stopped_early": self.stopped_early, "seconds": round(self.seconds, 3)}
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        from repcam_core.errors import ConfigError
+
+        raise ConfigError("device 'cuda' was asked for but no CUDA GPU is available; use --device cpu")
+    return torch.device(device)
+
+
+def autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA, nothing on CPU."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def fit(
+    model: nn.Module,
+    images: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    lr: float,
+    epochs: int,
+    batch_size: int,
+    device: torch.device,
+    seed: int = 0,
+    hflip: bool = True,
+    weight_decay: float = 0.0,
+    plateau_patience: int = 5,
+    plateau_factor: float = 0.5,
+    stop_accuracy: float | None = None,
+    on_epoch: "callable | None" = None,
+) -> TrainLog:
+    """Train ``model`` in place with Adam and cross-entropy.
+
+    Args:
+        images: uint8 [N, 3, S, S] decoded, cropped images (kept on CPU unless small).
+        targets: long [N] class index per image.
+        stop_accuracy: stop after the first epoch whose running training accuracy exceeds it.
+        on_epoch: called with (epoch, loss, accuracy) after each epoch.
+    """
+    log = TrainLog()
+    start = time.monotonic()
+    gen = torch.Generator().manual_seed(seed)
+    model.to(device).train()
+    if device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+        if images.numel() < 2_000_000_000:
+            images = images.to(device)
+    targets = targets.long()
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=plateau_factor, patience=plateau_patience)
+    n = images.shape[0]
+    for epoch in range(epochs):
+        order = torch.randperm(n, generator=gen)
+        total_loss, correct = 0.0, 0
+        for lo in range(0, n, batch_size):
+            idx = order[lo:lo + batch_size]
+            x = to_float_tensor(images[idx.to(images.device)].to(device, non_blocking=True))
+            y = targets[idx].to(device)
+            if hflip:
+                flip = torch.rand(len(idx), generator=gen) < 0.5
+                x[flip.to(device)] = x[flip.to(device)].flip(-1)
+            if device.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
+            with autocast(device):
+                logits = model(x)
+                loss = F.cross_entropy(logits.float(), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total_loss += float(loss.detach()) * len(idx)
+            correct += int((logits.argmax(1) == y).sum())
+        loss_e, acc_e = total_loss / n, correct / n
+        log.losses.append(round(loss_e, 6))
+        log.accuracies.append(round(acc_e, 6))
+        sched.step(loss_e)
+        if on_epoch is not None:
+            on_epoch(epoch, loss_e, acc_e)
+        if stop_accuracy is not None and acc_e > stop_accuracy:
+            log.stopped_early = epoch + 1 < epochs
+            break
+    model.eval()
+    log.seconds = time.monotonic() - start
+    return log
+
+
+@torch.no_grad()
+def predict_proba(model: nn.Module, images: torch.Tensor, device: torch.device, batch_size: int = 64) -> torch.Tensor:
+    """Softmax probabilities [N, C] of uint8 images [N, 3, S, S] under eval mode."""
+    was = model.training
+    model.eval()
+    out = []
+    try:
+        for lo in range(0, images.shape[0], batch_size):
+            x = to_float_tensor(images[lo:lo + batch_size].to(device))
+            with autocast(device):
+                out.append(torch.softmax(model(x).float(), 1).cpu())
+    finally:
+        model.train(was)
+    return torch.cat(out) if out else torch.zeros(0, 0)

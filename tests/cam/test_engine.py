@@ -1,0 +1,140 @@
+"""The CAM engine against a direct autograd computation, and its hygiene (hooks, modes, grads)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from repcam_core.cam import fusion
+from repcam_core.cam.engine import capture, frozen_eval, layer_maps, normalise
+from repcam_core.cam.methods import CAM_METHODS
+from repcam_core.errors import ConfigError, UnknownNameError
+
+
+class Tiny(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU())
+        self.b = nn.Sequential(nn.Conv2d(4, 6, 3, stride=2, padding=1), nn.ReLU())
+        self.c = nn.Sequential(nn.Conv2d(6, 8, 3, stride=2, padding=1), nn.ReLU())
+        self.fc = nn.Linear(8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.c(self.b(self.a(x))).mean((2, 3)))
+
+
+def _reference_gradcam(model: nn.Module, x: torch.Tensor, target: int, size: int) -> torch.Tensor:
+    """Grad-CAM written out by hand: keep every layer's output, backprop the target logit of
+    each image separately through an ordinary graph, weight channels by mean gradient."""
+    model.eval()
+    outs = []
+    for i in range(x.shape[0]):
+        xi = x[i:i + 1]
+        a = model.a(xi)
+        b = model.b(a)
+        c = model.c(b)
+        logit = model.fc(c.mean((2, 3)))[0, target]
+        grads = torch.autograd.grad(logit, [a, b, c])
+        maps = []
+        for act, g in zip([a, b, c], grads):
+            cam = torch.relu((g.mean((2, 3), keepdim=True) * act).sum(1))[0]
+            cam = cam - cam.min()
+            cam = cam / (cam.max() + 1e-7)
+            maps.append(F.interpolate(cam[None, None], size=(size, size), mode="bilinear", align_corners=False)[0, 0])
+        outs.append(torch.stack(maps))
+    return torch.stack(outs).detach()
+
+
+def test_gradcam_matches_direct_autograd_per_image():
+    torch.manual_seed(0)
+    model = Tiny()
+    x = torch.randn(5, 3, 16, 16)
+    maps, logits = layer_maps(model, ["a", "b", "c"], x, 2)
+    ref = _reference_gradcam(model, x, 2, 16)
+    assert maps.shape == (5, 3, 16, 16)
+    assert torch.allclose(maps, ref, atol=1e-5)
+    assert torch.allclose(logits, model(x), atol=1e-6)
+
+
+def test_per_image_targets_are_independent_within_a_batch():
+    torch.manual_seed(1)
+    model = Tiny()
+    x = torch.randn(4, 3, 16, 16)
+    targets = torch.tensor([0, 1, 2, 1])
+    maps, _ = layer_maps(model, ["a", "b", "c"], x, targets)
+    for i, t in enumerate(targets.tolist()):
+        single, _ = layer_maps(model, ["a", "b", "c"], x[i:i + 1], t)
+        assert torch.allclose(maps[i], single[0], atol=1e-5)
+
+
+def test_no_parameter_gradients_and_state_restored():
+    model = Tiny().train()
+    model.fc.weight.requires_grad_(False)  # a caller's own choice must survive too
+    layer_maps(model, ["a", "c"], torch.randn(2, 3, 16, 16), 0)
+    assert model.training
+    assert all(p.grad is None for p in model.parameters())
+    assert model.fc.weight.requires_grad is False
+    assert model.a[0].weight.requires_grad is True
+
+
+def test_hooks_removed_even_when_forward_fails():
+    model = Tiny()
+    with pytest.raises(RuntimeError):
+        layer_maps(model, ["a", "b"], torch.randn(2, 5, 16, 16), 0)  # wrong channel count
+    assert all(not m._forward_hooks for m in model.modules())
+    assert model.training
+
+
+def test_frozen_eval_restores_after_exception():
+    model = Tiny().train()
+    with pytest.raises(ValueError), frozen_eval(model):
+        assert not model.training
+        raise ValueError("boom")
+    assert model.training and all(p.requires_grad for p in model.parameters())
+
+
+def test_capture_rejects_unknown_layer_and_empty_list():
+    with pytest.raises(ConfigError, match="no layer 'nope'"):
+        with capture(Tiny(), ["nope"]):
+            pass
+    with pytest.raises(ConfigError, match="at least one CAM layer"):
+        with capture(Tiny(), []):
+            pass
+
+
+def test_target_out_of_range_and_unknown_method():
+    with pytest.raises(ConfigError, match="target index out of range"):
+        layer_maps(Tiny(), ["c"], torch.randn(1, 3, 16, 16), 5)
+    with pytest.raises(UnknownNameError, match="unknown CAM method 'gradcam3'"):
+        layer_maps(Tiny(), ["c"], torch.randn(1, 3, 16, 16), 0, method="gradcam3")
+
+
+@pytest.mark.parametrize("method", CAM_METHODS.names())
+def test_every_method_gives_finite_maps_in_unit_range(method):
+    torch.manual_seed(2)
+    maps, _ = layer_maps(Tiny(), ["a", "b", "c"], torch.randn(3, 3, 16, 16), 1, method=method)
+    assert torch.isfinite(maps).all() and maps.min() >= 0 and maps.max() <= 1 + 1e-6
+
+
+def test_multilayer_is_normalised_sum_times_last_layer():
+    maps = torch.zeros(1, 2, 2, 2)
+    maps[0, 0] = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
+    maps[0, 1] = torch.tensor([[0.5, 1.0], [0.0, 0.0]])
+    # sum = [[1.5, 1], [0, 0]]; times last = [[0.75, 1], [0, 0]]; normalised by 1.
+    expected = torch.tensor([[[0.75, 1.0], [0.0, 0.0]]])
+    assert torch.allclose(fusion.multilayer(maps), expected, atol=1e-6)
+
+
+def test_average_fusion_is_mean_then_normalised():
+    a = torch.tensor([[[1.0, 0.0]]])
+    b = torch.tensor([[[0.0, 0.5]]])
+    # mean = [0.5, 0.25] -> normalised [1, 0.5] (min 0.25 subtracted first: [0.25, 0] / 0.25)
+    out = fusion.average(torch.stack([a, b]))
+    assert torch.allclose(out, torch.tensor([[[1.0, 0.0]]]), atol=1e-6)
+
+
+def test_normalise_handles_constant_maps():
+    out = normalise(torch.full((2, 3, 3), 4.0))
+    assert torch.equal(out, torch.zeros(2, 3, 3))
