@@ -1,0 +1,110 @@
+"""Interactive exploration of one image: per-layer maps once (model calls), then any
+combination of representative classes, layers and threshold from those cached maps alone.
+
+This is what the app's CAM explorer calls; toggling a class, a layer or the threshold only runs
+:func:`fuse` and :func:`iou`, which never touch a model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import torch
+
+from repcam_core.cam.engine import layer_maps, normalise
+from repcam_core.data.transforms import to_float_tensor
+from repcam_core.errors import ConfigError
+from repcam_core.pipeline import Pipeline
+
+
+@dataclass
+class ImageExplanation:
+    """Per-layer maps of one image for target class ``target``.
+
+    Attributes:
+        image: uint8 [3, S, S] (cropped).
+        target: class index explained.
+        baseline: [L, S, S] per-layer maps of the multi-class model.
+        per_class: comparison class j -> [L, S, S] per-layer maps of the binary model (target, j).
+        mask: uint8 [S, S] ground truth (0 bg, 1..C, 255 void) or None for an uploaded image.
+        layer_names: the backbone's CAM layers, shallow to deep.
+    """
+
+    image: torch.Tensor
+    target: int
+    baseline: torch.Tensor
+    per_class: dict[int, torch.Tensor] = field(default_factory=dict)
+    mask: torch.Tensor | None = None
+    layer_names: tuple[str, ...] = ()
+
+
+def _maps(pipeline: Pipeline, model: torch.nn.Module, image: torch.Tensor, output: int) -> torch.Tensor:
+    x = to_float_tensor(image[None].to(pipeline.device))
+    maps, _ = layer_maps(model, pipeline.spec.cam_layers, x, output, pipeline.config.cam_method)
+    return maps[0].cpu()
+
+
+def explain_image(pipeline: Pipeline, image: torch.Tensor, target: int, comparisons: Sequence[int],
+                  mask: torch.Tensor | None = None) -> ImageExplanation:
+    """Compute the baseline's and each comparison class's per-layer maps for one image.
+
+    A comparison class whose binary model is not trained yet is trained now (and cached).
+    ``image`` is uint8 [3, S, S] at the pipeline's image size.
+    """
+    if image.dtype != torch.uint8 or image.ndim != 3 or image.shape[0] != 3:
+        raise ConfigError(f"expected a uint8 [3, S, S] image, got {tuple(image.shape)} {image.dtype}")
+    if not 0 <= target < pipeline.num_classes:
+        raise ConfigError(f"class index {target} out of range for {pipeline.num_classes} classes")
+    expl = ImageExplanation(image=image, target=target, mask=mask, layer_names=tuple(pipeline.spec.cam_layers),
+                            baseline=_maps(pipeline, pipeline.multiclass_model(), image, target))
+    for j in comparisons:
+        add_comparison(pipeline, expl, j)
+    return expl
+
+
+def add_comparison(pipeline: Pipeline, expl: ImageExplanation, j: int) -> None:
+    """Add comparison class ``j``'s per-layer maps to ``expl`` (training its model if needed)."""
+    if j == expl.target:
+        raise ConfigError("a class cannot be its own comparison class")
+    if j in expl.per_class:
+        return
+    a, b = sorted((expl.target, j))
+    expl.per_class[j] = _maps(pipeline, pipeline.binary_model(a, b), expl.image, 0 if expl.target == a else 1)
+
+
+def combine_layers(maps: torch.Tensor, layers: Sequence[int] | None = None, multilayer: bool = True) -> torch.Tensor:
+    """One model's map from its per-layer maps [L, S, S] -> [S, S].
+
+    ``multilayer``: (sum of the chosen layers) x (last layer), the paper's "+A"; otherwise the
+    last layer alone (Grad-CAM). ``layers`` picks which layers enter the sum (default all).
+    """
+    if not multilayer:
+        return normalise(maps[-1])
+    chosen = list(range(maps.shape[0])) if layers is None else list(layers)
+    if not chosen:
+        return torch.zeros_like(maps[-1])
+    return normalise(maps[chosen].sum(0) * maps[-1])
+
+
+def fuse(expl: ImageExplanation, classes: Sequence[int], layers: Sequence[int] | None = None,
+         multilayer: bool = True) -> torch.Tensor:
+    """The fused map [S, S] over the chosen comparison classes (no model call). With no class
+    chosen it is the multi-class Grad-CAM (the Baseline)."""
+    if not classes:
+        return combine_layers(expl.baseline, layers, multilayer)
+    missing = [j for j in classes if j not in expl.per_class]
+    if missing:
+        raise ConfigError(f"no maps for comparison class(es) {missing}; call add_comparison first")
+    return normalise(torch.stack([combine_layers(expl.per_class[j], layers, multilayer) for j in classes]).mean(0))
+
+
+def iou(cam: torch.Tensor, mask: torch.Tensor | None, target: int, threshold: float) -> float | None:
+    """IoU of ``cam >= threshold`` with the target's ground truth, void ignored; None without a mask."""
+    if mask is None:
+        return None
+    valid = mask != 255
+    gt = (mask == target + 1) & valid
+    pred = (cam >= threshold) & valid
+    union = int((gt | pred).sum())
+    return float((gt & pred).sum()) / union if union else float("nan")
