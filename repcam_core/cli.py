@@ -51,6 +51,15 @@ def _common(p: argparse.ArgumentParser) -> None:
     t.add_argument("--lr", type=float, default=None)
     t.add_argument("--binary-lr", type=float, default=None)
     t.add_argument("--binary-init", choices=["imagenet", "multiclass", "scratch"], default=None)
+    g.add_argument("--labels", choices=["masks", "xml"], default=None,
+                   help="VOC training labels: masks (default: the segmentation split's masks) or xml "
+                        "(Annotations/*.xml for ImageSets/Main/<train-split>, default trainval: the paper's ~11k images)")
+    x = p.add_argument_group("execution")
+    x.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="where pair trainings + maps run: local (this process) or ray (one task per pair)")
+    x.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="Ray cluster address (host:6379, ray://host:10001, auto); 'local' or unset starts a local "
+                        "instance. The --cache directory must be shared by every worker")
     o = p.add_argument_group("output")
     o.add_argument("--cache", default=None, help="artifact cache directory (default: $REPCAM_CACHE or ~/.cache/repcam)")
     o.add_argument("--out", default="repcam-results", help="directory for tables (default ./repcam-results)")
@@ -68,6 +77,9 @@ def build_config(args: argparse.Namespace):
 
     base = paper_config() if args.preset == "paper" else RunConfig()
     run = {f: getattr(args, f) for f in _RUN_FIELDS if getattr(args, f, None) is not None}
+    if getattr(args, "labels", None) == "xml":
+        name = run.get("train_split") or "trainval"
+        run["train_split"] = name if name.startswith("main/") else f"main/{name}"
     train = {f: getattr(args, f) for f in _TRAIN_FIELDS if getattr(args, f, None) is not None}
     return base.with_(**run, train=train) if train else base.with_(**run)
 
@@ -77,7 +89,30 @@ def _pipeline(args: argparse.Namespace):
     from repcam_core.progress import TqdmProgress
 
     config = build_config(args)
-    return Pipeline(config, cache=args.cache, progress=TqdmProgress(disable=args.quiet))
+    p = Pipeline(config, cache=args.cache, progress=TqdmProgress(disable=args.quiet))
+    _device_setup(p.device)
+    has_masks = getattr(p.dataset, "has_masks", None)
+    if has_masks is not None and not has_masks(config.eval_split):
+        from repcam_core.errors import ConfigError
+
+        raise ConfigError(f"evaluation split {config.eval_split!r} has no masks; evaluate on a segmentation split (val, train)")
+    return p
+
+
+def _device_setup(device: Any) -> None:
+    """cuDNN autotuning on GPU (fixed 224 crops: the fastest kernels are picked once)."""
+    if getattr(device, "type", str(device)) == "cuda":
+        import torch
+
+        torch.backends.cudnn.benchmark = True
+
+
+def _experiment(args: argparse.Namespace, p: Any):
+    from repcam_core.executors import make_executor
+    from repcam_core.experiment import Experiment
+
+    return Experiment(p).use_executor(make_executor(getattr(args, "executor", "local") or "local",
+                                                    getattr(args, "ray_address", None)))
 
 
 def _out(args: argparse.Namespace) -> Path:
@@ -151,7 +186,7 @@ def cmd_pairs(args: argparse.Namespace) -> int:
     from repcam_core.tables import pairwise_table_csv
 
     p = _pipeline(args)
-    exp = Experiment(p)
+    exp = _experiment(args, p)
     res = exp.run(["Baseline", "Top1", "Top2", "Top3", "Top4", "All"])
     table = exp.pairwise()["single"]
     text = pairwise_table_csv(p.class_names, table, res)
@@ -171,10 +206,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     modes = parse_modes(args.modes) if args.modes else parse_modes(",".join(PAPER_MODES))
     p = _pipeline(args)
-    res = Experiment(p).run(modes)
+    exp = _experiment(args, p)
+    res = exp.run(modes)
     out = _out(args)
     _write(out / "results.csv", res.to_csv())
     data = res.to_json()
+    if args.eval == "wsss":
+        wsss = {m: exp.evaluate_wsss(m, args.bg_threshold) for m in res.modes}
+        data["wsss"] = {"bg_threshold": args.bg_threshold,
+                        "miou": {m: _pct(w["miou"]) for m, w in wsss.items()},
+                        "per_class": {m: dict(zip(["background", *p.class_names], [_pct(v) for v in w["iou"]]))
+                                      for m, w in wsss.items()}}
     skipped = len(p.train_split.skipped) + len(p.eval_split.skipped)
     data["skipped_files"] = [f for f, _ in p.train_split.skipped + p.eval_split.skipped]
     _write(out / "results.json", json.dumps(data, indent=2))
@@ -182,12 +224,75 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(json.dumps(data))
         return 0
     width = max(len(m) for m in data["miou"])
-    print(f"mIoU (%) at threshold {res.threshold} on {p.config.eval_split} ({p.config.backbone}):")
+    print(f"mIoU (%) at threshold {res.threshold} on {p.config.eval_split} ({p.config.backbone})"
+          + (f"; WSSS mIoU (background + classes, bg threshold {args.bg_threshold}):" if "wsss" in data else ":"))
     for m, v in data["miou"].items():
-        print(f"  {m:<{width}}  {'n/a' if v is None else f'{v:6.2f}'}")
+        extra = ""
+        if "wsss" in data:
+            w = data["wsss"]["miou"][m]
+            extra = f"   WSSS {'n/a' if w is None else f'{w:6.2f}'}"
+        print(f"  {m:<{width}}  {'n/a' if v is None else f'{v:6.2f}'}{extra}")
     if skipped:
         print(f"skipped {skipped} unreadable file(s): see results.json")
     print(f"wrote {out / 'results.csv'} and {out / 'results.json'}")
+    return 0
+
+
+def _pct(v: Any) -> Any:
+    import math
+
+    return None if v is None or not math.isfinite(v) else round(100 * float(v), 2)
+
+
+def cmd_weights(args: argparse.Namespace) -> int:
+    from repcam_core.models.weights import checkpoint_dir, weights_status
+
+    rows = weights_status()
+    if args.json:
+        print(json.dumps({"checkpoint_dir": str(checkpoint_dir()),
+                          "backbones": [{"backbone": r.backbone, "present": r.present,
+                                         "path": None if r.path is None else str(r.path), "fetch": r.fetch}
+                                        for r in rows]}))
+        return 0
+    print(f"ImageNet weights in {checkpoint_dir()} (set TORCH_HOME to use another torch cache):")
+    width = max(len(r.backbone) for r in rows)
+    for r in rows:
+        state = "present" if r.present else ("missing" if r.path is not None else "none")
+        print(f"  {r.backbone:<{width}}  {state:<8} {r.path.name if r.path is not None else ''}")
+    missing = [r for r in rows if r.path is not None and not r.present]
+    if missing:
+        print("To fetch the missing ones, run on a machine with internet access, then copy the files "
+              f"into {checkpoint_dir()}:")
+        for r in missing:
+            print(f"  {r.fetch}")
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from repcam_core.executors import make_executor
+    from repcam_core.progress import TqdmProgress
+    from repcam_core.reproduce import reproduce
+
+    config = build_config(args)
+    backbones = [b.strip() for b in args.backbones.split(",") if b.strip()] if args.backbones else None
+    if backbones is None and args.backbone is not None and args.table != "table1":
+        backbones = [args.backbone]
+    if args.table in ("table1", "table5") and args.backbone is None and args.preset == "paper":
+        config = config.with_(backbone="resnet152" if args.table == "table1" else "resnet101")
+    from repcam_core.train import resolve_device
+
+    _device_setup(resolve_device(config.device))
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()] if args.modes else None
+    rep = reproduce(args.table, config, cache=args.cache, progress=TqdmProgress(disable=args.quiet),
+                    backbones=backbones, modes=modes, executor=make_executor(args.executor, args.ray_address),
+                    coco_dataset=args.coco)
+    paths = rep.write(_out(args))
+    if args.json:
+        print(json.dumps({"table": rep.table, "ours": rep.ours, "paper": rep.paper, "diff": rep.diff(),
+                          "notes": rep.notes}))
+        return 0
+    print(rep.text())
+    print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
 
@@ -225,7 +330,25 @@ def make_parser() -> argparse.ArgumentParser:
         if name == "run":
             sp.add_argument("--modes", default=None,
                             help="comma-separated, e.g. Baseline,S-1+F,S-1+A+F (default: all the paper's modes)")
+            sp.add_argument("--eval", choices=["paper", "wsss"], default="paper",
+                            help="paper: per-class threshold mIoU (always); wsss: also the WSSS convention "
+                                 "(argmax over the image's classes with a background threshold, bg included)")
+            sp.add_argument("--bg-threshold", type=float, default=0.15, help="WSSS background threshold (0.15)")
         sp.set_defaults(fn=fn)
+
+    rp = sub.add_parser("reproduce", help="a paper table (1-5) in its layout, the published figures beside it")
+    rp.add_argument("table", choices=["table1", "table2", "table3", "table4", "table5"])
+    _common(rp)
+    rp.add_argument("--backbones", default=None, metavar="LIST",
+                    help="comma-separated table columns for table2/3/4 (default: the paper's; --backbone picks one)")
+    rp.add_argument("--modes", default=None, help="rows to compute for table2/3/4 (default: the paper's rows)")
+    rp.add_argument("--coco", default=None, metavar="DIR", help="table5: a COCO 2017 directory for the COCO-val column")
+    rp.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    rp.set_defaults(fn=cmd_reproduce)
+
+    wp = sub.add_parser("weights", help="which backbones have ImageNet weights in the local torch cache")
+    wp.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    wp.set_defaults(fn=cmd_weights)
 
     c = sub.add_parser("cache", help="cache maintenance")
     c.add_argument("action", choices=["clean"], help="clean: remove partial and old-version entries")
@@ -240,7 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always")
-            warnings.formatwarning = _one_line_warning  # type: ignore[assignment]
+            warnings.showwarning = _show_warning
             return int(args.fn(args))
     except RepCAMError as exc:
         print(f"repcam: error: {exc}", file=sys.stderr)
@@ -250,8 +373,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _one_line_warning(message: Any, category: Any, filename: str, lineno: int, line: str | None = None) -> str:
-    return f"repcam: warning: {message}\n"
+def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
+                  line: str | None = None) -> None:
+    """Warnings (e.g. a skipped unreadable image) as one line on stderr, no source location."""
+    print(f"repcam: warning: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -138,15 +138,17 @@ class Experiment:
         return self.p.cache.has("maps", self._maps_key(self.p.binary_key(a, b), c, 0 if c == a else 1))
 
     def ensure_pairs(self, pairs: set[tuple[int, int]]) -> None:
-        """Train (or load) each pair's binary model and cache both directions' maps, with progress."""
+        """Train (or load) each pair's binary model and cache both directions' maps, with progress,
+        through the executor set by :meth:`use_executor` (in this process by default)."""
         todo = sorted(p for p in pairs if not (self.has_pair_maps(*p) and self.has_pair_maps(p[1], p[0])))
         if not todo:
             return
-        with self.p.progress.task("binary models (train + maps)", len(todo)) as step:
-            for a, b in todo:
-                self.pair_maps(a, b)
-                self.pair_maps(b, a)
-                step(1)
+        from repcam_core.executors import LocalExecutor
+
+        executor = getattr(self, "_executor", None) or LocalExecutor()
+        desc = "binary models (train + maps)" + ("" if executor.label == "local" else f" on {executor.label}")
+        with self.p.progress.task(desc, len(todo)) as step:
+            executor.run_pairs(self, todo, step)
 
     # ------------------------------------------------------- selection
     def needs(self, modes: Sequence[Mode]) -> None:
@@ -266,6 +268,63 @@ class Experiment:
             self.pairwise()
         results = {m.name: self.evaluate_mode(m) for m in parsed}
         return Results(self.p.class_names, self.p.config.threshold, results, self.p.config.to_dict())
+
+    # ------------------------------------------- executors, WSSS evaluation
+    def use_executor(self, executor: Any) -> "Experiment":
+        """Run pair work (:meth:`ensure_pairs`) through ``executor`` (see
+        :mod:`repcam_core.executors`); returns self."""
+        self._executor = executor
+        return self
+
+    def evaluate_wsss(self, mode: Mode | str, bg_threshold: float = 0.15) -> dict[str, Any]:
+        """The weakly-supervised segmentation convention (IRN-style): per evaluation image, the
+        fused maps of its ground-truth classes, argmax over them and a constant background plane
+        at ``bg_threshold``; mIoU over background + classes from the confusion matrix (cached).
+
+        Returns ``{"mode", "bg_threshold", "iou": [C + 1] (index 0 background, NaN if absent),
+        "miou"}``. Uses the same cached maps as :meth:`evaluate_mode`.
+        """
+        from repcam_core.evaluate import SegmentationAccumulator
+
+        mode = mode if isinstance(mode, Mode) else parse_mode(mode)
+        if not 0.0 <= bg_threshold <= 1.0:
+            raise ConfigError(f"background threshold must be in [0, 1], got {bg_threshold}")
+        C, size = self.p.num_classes, self.p.config.image_size
+        key = {"wsss": self.mode_key(mode), "bg": float(bg_threshold)}
+
+        def create(tmp: Path) -> None:
+            self.needs([mode])
+            pairwise = self.pairwise()["single"] if mode.needs_pairwise else None
+            comps = self.comparisons(mode, pairwise)
+            self.ensure_pairs({tuple(sorted((c, j))) for c, js in comps.items() for j in js})
+            n = len(self.p.eval_split)
+            best = torch.full((n, size, size), float(bg_threshold))
+            label = torch.zeros((n, size, size), dtype=torch.uint8)
+            with self.p.progress.task(f"WSSS evaluation of {mode.name}", C) as step:
+                for c in range(C):  # increasing c + strict '>' = argmax's first-maximum rule
+                    idx = self.p.eval_indices(c)
+                    if len(idx):
+                        maps = self.fused_maps(c, comps[c], mode.multilayer).float()
+                        if maps.shape[-1] != size:
+                            maps = F.interpolate(maps[:, None], size=(size, size), mode="bilinear",
+                                                 align_corners=False)[:, 0]
+                        win = maps > best[idx]
+                        best[idx] = torch.where(win, maps, best[idx])
+                        label[idx] = torch.where(win, torch.tensor(c + 1, dtype=torch.uint8), label[idx])
+                    step(1)
+            acc = SegmentationAccumulator(C)
+            acc.update(label, self.p.eval_split.masks)
+            iou = acc.iou()
+            (tmp / "wsss.json").write_text(json.dumps({
+                "mode": mode.name, "bg_threshold": float(bg_threshold),
+                "iou": [None if not np.isfinite(v) else float(v) for v in iou], "miou": acc.miou()}))
+
+        def load(path: Path) -> dict[str, Any]:
+            d = json.loads((path / "wsss.json").read_text())
+            d["iou"] = np.array([np.nan if v is None else v for v in d["iou"]], dtype=float)
+            return d
+
+        return self.p.cache.get_or_create("wsss", key, create, load)
 
 
 def _load_maps(path: Path) -> dict[str, torch.Tensor]:

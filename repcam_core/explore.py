@@ -108,3 +108,78 @@ def iou(cam: torch.Tensor, mask: torch.Tensor | None, target: int, threshold: fl
     pred = (cam >= threshold) & valid
     union = int((gt | pred).sum())
     return float((gt & pred).sum()) / union if union else float("nan")
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers for an interactive front end that shares models with background work.
+
+
+def isolated(model: torch.nn.Module) -> torch.nn.Module:
+    """A private copy of ``model`` without forward hooks, so computing its maps cannot interfere
+    with (or be disturbed by) another thread computing maps of the shared model at the same time."""
+    import copy
+
+    clone = copy.deepcopy(model)
+    for m in clone.modules():
+        m._forward_hooks.clear()
+        m._forward_pre_hooks.clear()
+    return clone
+
+
+def explain_baseline(pipeline: Pipeline, image: torch.Tensor, target: int,
+                     mask: torch.Tensor | None = None) -> ImageExplanation:
+    """:func:`explain_image` with no comparison class yet, on an isolated copy of the model."""
+    if image.dtype != torch.uint8 or image.ndim != 3 or image.shape[0] != 3:
+        raise ConfigError(f"expected a uint8 [3, S, S] image, got {tuple(image.shape)} {image.dtype}")
+    if not 0 <= target < pipeline.num_classes:
+        raise ConfigError(f"class index {target} out of range for {pipeline.num_classes} classes")
+    model = isolated(pipeline.multiclass_model())
+    return ImageExplanation(image=image, target=target, mask=mask, layer_names=tuple(pipeline.spec.cam_layers),
+                            baseline=_maps(pipeline, model, image, target))
+
+
+def add_trained_comparison(pipeline: Pipeline, expl: ImageExplanation, j: int) -> bool:
+    """Add class ``j``'s maps if its binary model is already trained; never trains. True if present."""
+    if j == expl.target:
+        raise ConfigError("a class cannot be its own comparison class")
+    if j in expl.per_class:
+        return True
+    a, b = sorted((expl.target, j))
+    if not pipeline.has_binary(a, b):
+        return False
+    model = isolated(pipeline.binary_model(a, b))
+    expl.per_class[j] = _maps(pipeline, model, expl.image, 0 if expl.target == a else 1)
+    return True
+
+
+def cached_pairwise(experiment) -> dict | None:
+    """The pairwise table (Table 1) if it is already in the cache, else None (never computes).
+
+    ``experiment`` is a :class:`repcam_core.experiment.Experiment`.
+    """
+    key_fn = getattr(experiment, "pairwise_key", None)
+    if key_fn is not None:
+        key = key_fn()
+    else:  # mirrors Experiment.pairwise()'s key
+        p = experiment.p
+        key = {"maps": experiment._maps_key(p.binary_key(0, 1) | {"pair": "all"}, -1, -1),
+               "thresholds": [p.config.threshold]}
+    if not experiment.p.cache.has("pairwise", key):
+        return None
+    return experiment.pairwise()
+
+
+def expected_iou(pairwise, c: int, classes: Sequence[int]) -> float:
+    """Expected IoU of class ``c`` fused over ``classes``: the mean of their pairwise IoUs."""
+    import numpy as np
+
+    vals = [pairwise[c, j] for j in classes if j != c and np.isfinite(pairwise[c, j])]
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+def topk_oracle(pairwise, c: int, k: int) -> tuple[list[int], float]:
+    """The Top-k oracle for class ``c``: the k best classes by pairwise IoU and their mean IoU."""
+    from repcam_core.method.selection import select_topk
+
+    best = select_topk(pairwise, c, k)
+    return best, expected_iou(pairwise, c, best)

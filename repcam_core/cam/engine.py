@@ -8,6 +8,7 @@ managers that always restore them, exceptions included.
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Iterator, Sequence
 
 import torch
@@ -78,6 +79,95 @@ def normalise(maps: torch.Tensor) -> torch.Tensor:
     return (flat / (hi + EPS)).view_as(maps)
 
 
+def normalise_(maps: torch.Tensor) -> torch.Tensor:
+    """In-place :func:`normalise` of a float tensor (no copies); returns ``maps``.
+
+    Bitwise equal to :func:`normalise`: the same subtraction, the same division by (max + EPS).
+    """
+    flat = maps.view(*maps.shape[:-2], -1) if maps.is_contiguous() else maps.flatten(-2)
+    flat.sub_(flat.amin(-1, keepdim=True))
+    flat.div_(flat.amax(-1, keepdim=True).add_(EPS))
+    if flat.data_ptr() != maps.data_ptr():
+        maps.copy_(flat.view_as(maps))
+    return maps
+
+
+def use_channels_last(model: nn.Module, layers: Sequence[str], images: torch.Tensor) -> bool:
+    """Whether the engine runs the pass channels-last: on CPU, where oneDNN's NHWC convolutions
+    (forward and input-gradient) are up to 2x faster than NCHW ones (tinynet, MobileNet-v2).
+
+    Not when a max-pool is registered after the first CAM layer (VGG-19): NHWC convolutions round
+    differently, and where a pooling window holds near-equal maxima that flips which element
+    receives the gradient; through the later ReLUs this moved VGG-19's shallow maps by up to
+    1e-3 against an NCHW or float64 computation (and pytorch-grad-cam). A max-pool before the
+    first CAM layer (ResNet's stem) is outside the backward graph and does not matter. (Module
+    registration order stands in for execution order, as it does in every registered backbone.)
+    On CUDA the caller (``train.fit``) already keeps models channels-last.
+    """
+    if images.device.type != "cpu" or images.ndim != 4:
+        return False
+    first = get_module(model, layers[0]) if layers else None
+    seen_first = False
+    for m in model.modules():
+        seen_first = seen_first or m is first
+        if seen_first and isinstance(m, (nn.MaxPool2d, nn.AdaptiveMaxPool2d)):
+            return False
+    return True
+
+
+@contextlib.contextmanager
+def channels_last(model: nn.Module, enabled: bool = True) -> Iterator[nn.Module]:
+    """Give every 4-D parameter channels-last strides for the block (``enabled``), or plain
+    contiguous NCHW strides (not ``enabled``: e.g. a model left channels-last by ``train.fit``);
+    the original tensors are put back on exit. Values never change, only their memory layout."""
+    fmt = torch.channels_last if enabled else torch.contiguous_format
+    swapped: list[tuple[nn.Parameter, torch.Tensor]] = []
+    try:
+        for p in model.parameters():
+            if p.ndim == 4 and not p.is_contiguous(memory_format=fmt):
+                swapped.append((p, p.data))
+                p.data = p.data.contiguous(memory_format=fmt)
+        yield model
+    finally:
+        for p, data in swapped:
+            p.data = data
+
+
+def _bn_affine(scale: torch.Tensor, shift: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return torch.addcmul(shift, x, scale)
+
+
+@contextlib.contextmanager
+def affine_batchnorm(model: nn.Module, enabled: bool = True) -> Iterator[nn.Module]:
+    """Run every eval-mode 2-D BatchNorm as one fused ``x * scale + shift`` for the block.
+
+    In eval mode BatchNorm is exactly that per-channel affine map (scale = weight / sqrt(var +
+    eps), shift = bias - mean * scale); as one ``addcmul`` its forward and its input gradient are
+    single elementwise passes, cheaper than ``native_batch_norm`` and its backward on CPU (about
+    2x on channels-last tensors). Values agree to float rounding. Modules in training mode, or
+    without running statistics, are left alone; the original ``forward`` is restored on exit.
+    """
+    patched: list[nn.Module] = []
+    try:
+        if enabled:
+            for m in model.modules():
+                if (isinstance(m, nn.BatchNorm2d) and not m.training and m.running_var is not None
+                        and "forward" not in m.__dict__):
+                    with torch.no_grad():
+                        scale = torch.rsqrt(m.running_var + m.eps)
+                        if m.weight is not None:
+                            scale = scale * m.weight
+                        shift = -m.running_mean * scale
+                        if m.bias is not None:
+                            shift = shift + m.bias
+                    m.forward = functools.partial(_bn_affine, scale[:, None, None], shift[:, None, None])
+                    patched.append(m)
+        yield model
+    finally:
+        for m in patched:
+            del m.forward
+
+
 def layer_maps(
     model: nn.Module,
     layers: Sequence[str],
@@ -99,6 +189,10 @@ def layer_maps(
     Returns:
         maps [B, L, H, W] float32: each layer's map normalised to [0, 1] at its own resolution
         and then bilinearly upsampled (the pytorch-grad-cam convention), and logits [B, n].
+
+    Speed (see ``bench/RESULTS.md``): on CPU the pass runs channels-last (input and conv weights,
+    restored after) with eval BatchNorms as one fused affine op (:func:`affine_batchnorm`); each layer's map is normalised in place at feature resolution and upsampled
+    straight into its slot of the preallocated output.
     """
     fn = CAM_METHODS.get(method)
     b = images.shape[0]
@@ -106,15 +200,28 @@ def layer_maps(
         targets = torch.full((b,), targets, dtype=torch.long, device=images.device)
     targets = targets.to(images.device).long()
     size = size or (images.shape[-2], images.shape[-1])
-    with frozen_eval(model), capture(model, layers) as acts, torch.enable_grad():
-        logits = model(images)
+    cl = use_channels_last(model, layers, images)
+    with frozen_eval(model), channels_last(model, cl), affine_batchnorm(model, cl), capture(model, layers) as acts, \
+            torch.enable_grad():
+        x = images.contiguous(memory_format=torch.channels_last) if cl else images
+        logits = model(x)
         if targets.min() < 0 or targets.max() >= logits.shape[1]:
             raise ConfigError(f"target index out of range for a model with {logits.shape[1]} outputs")
         score = logits.gather(1, targets[:, None]).sum()
         grads = torch.autograd.grad(score, acts)
-    maps = []
     with torch.no_grad():
-        for a, g in zip(acts, grads):
-            raw = normalise(fn(a.detach().float(), g.float()))
-            maps.append(F.interpolate(raw[:, None], size=size, mode="bilinear", align_corners=False)[:, 0])
-    return torch.stack(maps, 1), logits.detach()
+        out = torch.empty((b, len(acts), *size), dtype=torch.float32, device=images.device)
+        for i, (a, g) in enumerate(zip(acts, grads)):
+            raw = normalise_(fn(a.detach().float(), g.float()).contiguous())
+            _upsample_into(raw, out[:, i])
+    return out, logits.detach()
+
+
+def _upsample_into(raw: torch.Tensor, dest: torch.Tensor) -> None:
+    """Bilinear (align_corners=False) resize of raw [B, h, w] into dest [B, H, W] (a strided view
+    of the output): one kernel call, no intermediate tensor; a plain copy when sizes match."""
+    if raw.shape[-2:] == dest.shape[-2:]:
+        dest.copy_(raw)
+        return
+    up = F.interpolate(raw[:, None], size=tuple(dest.shape[-2:]), mode="bilinear", align_corners=False)
+    dest.copy_(up[:, 0])

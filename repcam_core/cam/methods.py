@@ -36,3 +36,22 @@ def gradcam_pp(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
 def layercam(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
     """LayerCAM (Jiang et al.): element-wise positive gradients times activations."""
     return torch.relu((torch.relu(grads) * acts).sum(1))
+
+
+@CAM_METHODS.register("cam")
+def cam(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+    """CAM (Zhou et al. 2016): ``sum_k w_k^c A_k`` with the class's classifier weights, no ReLU,
+    min-max normalised (here shifted to >= 0; the engine's normalisation completes it).
+
+    The weights are read from the gradients, exactly: for a global-average-pool + linear head,
+    the score's gradient at every position of the last feature map is ``w_k^c / (h w)``, so its
+    spatial sum *is* the fc weight ``w_k^c``. At the last CAM layer of the ResNets, TinyNet and
+    MobileNet-v2 this is therefore Zhou's CAM computed from the fc layer. CAM is not defined
+    elsewhere: at earlier layers, and for VGG-19 whose head is three fc layers over a 7x7 pool,
+    the same formula gives gradient-weighted maps, i.e. Grad-CAM without its ReLU (Grad-CAM
+    equals CAM up to scale and ReLU for GAP+linear heads at the last layer). The multi-layer
+    map ("+A") with ``cam`` thus sums CAM at the last layer and these maps at the others.
+    """
+    weights = grads.sum(dim=(2, 3), keepdim=True)
+    raw = (weights * acts).sum(1)
+    return raw - raw.flatten(1).min(1).values[:, None, None]

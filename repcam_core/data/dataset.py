@@ -3,17 +3,25 @@
 A split is decoded once (image + mask -> short-side resize + centre crop) and kept as uint8
 tensors; with a cache directory the tensors are stored in one ``.npz`` keyed by the dataset's
 fingerprint, so later epochs and runs never decode again.
+
+Any reader with ``class_names``, ``root``, ``split_ids(split)``, ``fingerprint(split)``,
+``load_image(id)``, ``load_mask(id)``, ``image_path(id)`` and ``mask_path(id)`` works (VOC,
+COCO). Two optional methods refine it: ``has_masks(split)`` (False: image-level labels only,
+the masks are all void and never stored) and ``image_labels(split, id)`` (a ``bool [C]`` that
+replaces the labels read off the mask, or None). ``load_mask``/``mask_path`` receive the split
+as a keyword when the reader's signature accepts it.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -37,6 +45,7 @@ class Split:
     labels: torch.Tensor
     class_names: tuple[str, ...]
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file path, reason)
+    has_masks: bool = True  # False: image-level labels only; ``masks`` is all void (255)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -65,43 +74,89 @@ class Split:
         return [int(n) for n in single.sum(0)]
 
 
-def _decode_item(dataset: VOCDataset, image_id: str, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Decode one pair -> ``(image uint8 [3,S,S], mask uint8 [S,S], labels bool [C])``.
+def _has_masks(dataset: Any, split: str | None) -> bool:
+    fn = getattr(dataset, "has_masks", None)
+    return True if fn is None or split is None else bool(fn(split))
 
-    Raises ImageError (message names the file) when either file is unusable.
+
+def _takes_split(fn: Callable[..., Any]) -> bool:
+    try:
+        return "split" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        return False
+
+
+def _mask_path(dataset: Any, image_id: str, split: str | None) -> Path:
+    fn = dataset.mask_path
+    return fn(image_id, split=split) if split is not None and _takes_split(fn) else fn(image_id)
+
+
+def _load_mask(dataset: Any, image_id: str, split: str | None) -> np.ndarray:
+    fn = dataset.load_mask
+    return fn(image_id, split=split) if split is not None and _takes_split(fn) else fn(image_id)
+
+
+def _decode_item(dataset: Any, image_id: str, size: int,
+                 split: str | None = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Decode one pair -> ``(image uint8 [3,S,S], mask uint8 [S,S] or None, labels bool [C])``.
+
+    The mask is None for splits without masks. Labels come from the reader's
+    ``image_labels(split, id)`` when it gives them, else from the full uncropped mask.
+    Raises ImageError (message names the file) when a file is unusable.
     """
     image = dataset.load_image(image_id)
-    mask = dataset.load_mask(image_id)
-    if image.shape[:2] != mask.shape:
-        raise ImageError(
-            f"mask {dataset.mask_path(image_id)} is {mask.shape[1]}x{mask.shape[0]} but its image "
-            f"is {image.shape[1]}x{image.shape[0]}"
-        )
-    values = np.unique(mask)
-    bad = [int(v) for v in values if v > dataset.num_classes and v != VOID]
-    if bad:
-        raise ImageError(
-            f"mask {dataset.mask_path(image_id)} has values {bad} outside 0..{dataset.num_classes} and 255"
-        )
-    labels = np.zeros(dataset.num_classes, dtype=bool)
-    labels[[int(v) - 1 for v in values if 1 <= v <= dataset.num_classes]] = True
+    labels_fn = getattr(dataset, "image_labels", None)
+    given = labels_fn(split, image_id) if labels_fn is not None and split is not None else None
+    out_mask = None
+    if _has_masks(dataset, split):
+        mask = _load_mask(dataset, image_id, split)
+        if image.shape[:2] != mask.shape:
+            raise ImageError(
+                f"mask {_mask_path(dataset, image_id, split)} is {mask.shape[1]}x{mask.shape[0]} but its image "
+                f"is {image.shape[1]}x{image.shape[0]}"
+            )
+        values = np.unique(mask)
+        bad = [int(v) for v in values if v > dataset.num_classes and v != VOID]
+        if bad:
+            raise ImageError(
+                f"mask {_mask_path(dataset, image_id, split)} has values {bad} outside 0..{dataset.num_classes} and 255"
+            )
+        out_mask = mask_resize_short_center_crop(mask, size)
+        if given is None:
+            given = np.zeros(dataset.num_classes, dtype=bool)
+            given[[int(v) - 1 for v in values if 1 <= v <= dataset.num_classes]] = True
+    elif given is None:
+        raise ImageError(f"split {split!r} has no masks and the reader gives no labels for {image_id}")
+    labels = np.asarray(given, dtype=bool)
     image = resize_short_center_crop(image, size).transpose(2, 0, 1)
-    return np.ascontiguousarray(image), mask_resize_short_center_crop(mask, size), labels
+    return np.ascontiguousarray(image), out_mask, labels
 
 
-def _skip_path(dataset: VOCDataset, image_id: str, error: ImageError) -> str:
+def _skip_path(dataset: Any, image_id: str, error: ImageError, split: str | None = None) -> str:
     message = str(error)
-    mask_path = str(dataset.mask_path(image_id))
-    return mask_path if mask_path in message else str(dataset.image_path(image_id))
+    for path in (str(_mask_path(dataset, image_id, split)), *_extra_paths(dataset, image_id)):
+        if path in message:
+            return path
+    return str(dataset.image_path(image_id))
+
+
+def _extra_paths(dataset: Any, image_id: str) -> list[str]:
+    fn = getattr(dataset, "annotation_path", None)
+    return [str(fn(image_id))] if fn is not None else []
+
+
+def _void_masks(n: int, size: int) -> torch.Tensor:
+    """``uint8 [n, S, S]`` all void, without the memory (an expanded view)."""
+    return torch.full((1, 1, 1), VOID, dtype=torch.uint8).expand(n, size, size)
 
 
 def _decode_all(dataset: VOCDataset, ids: list[str], size: int,
-                progress: Callable[[int, int], None] | None) -> Split:
-    results: list[tuple[np.ndarray, np.ndarray, np.ndarray] | ImageError] = []
+                progress: Callable[[int, int], None] | None, split: str | None = None) -> Split:
+    results: list[tuple[np.ndarray, np.ndarray | None, np.ndarray] | ImageError] = []
 
-    def one(image_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | ImageError:
+    def one(image_id: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray] | ImageError:
         try:
-            return _decode_item(dataset, image_id, size)
+            return _decode_item(dataset, image_id, size, split)
         except ImageError as exc:
             return exc
 
@@ -113,7 +168,7 @@ def _decode_all(dataset: VOCDataset, ids: list[str], size: int,
     kept, skipped = [], []
     for image_id, result in zip(ids, results):
         if isinstance(result, ImageError):
-            path = _skip_path(dataset, image_id, result)
+            path = _skip_path(dataset, image_id, result, split)
             warnings.warn(f"skipping {path}: {result}", stacklevel=3)
             skipped.append((path, str(result)))
         else:
@@ -123,13 +178,16 @@ def _decode_all(dataset: VOCDataset, ids: list[str], size: int,
             f"none of the {len(ids)} images of {dataset.root} could be read"
             + (f"; first problem: {skipped[0][1]}" if skipped else "")
         )
+    has_masks = _has_masks(dataset, split)
     return Split(
         ids=[image_id for image_id, _ in kept],
         images=torch.from_numpy(np.stack([r[0] for _, r in kept])),
-        masks=torch.from_numpy(np.stack([r[1] for _, r in kept])),
+        masks=(torch.from_numpy(np.stack([r[1] for _, r in kept])) if has_masks
+               else _void_masks(len(kept), size)),
         labels=torch.from_numpy(np.stack([r[2] for _, r in kept])),
-        class_names=dataset.class_names,
+        class_names=tuple(dataset.class_names),
         skipped=skipped,
+        has_masks=has_masks,
     )
 
 
@@ -144,7 +202,8 @@ def _save_cache(path: Path, split: Split) -> None:
                 format=np.array(CACHE_FORMAT),
                 ids=np.array(split.ids, dtype=str),
                 images=split.images.numpy(),
-                masks=split.masks.numpy(),
+                masks=split.masks.numpy() if split.has_masks else np.zeros((0,), np.uint8),
+                has_masks=np.array(split.has_masks),
                 labels=split.labels.numpy(),
                 class_names=np.array(split.class_names, dtype=str),
                 skipped=np.array(split.skipped, dtype=str).reshape(-1, 2),
@@ -161,13 +220,17 @@ def _load_cache(path: Path, class_names: tuple[str, ...]) -> Split | None:
         with np.load(path, allow_pickle=False) as data:
             if int(data["format"]) != CACHE_FORMAT or tuple(data["class_names"].tolist()) != class_names:
                 return None
+            has_masks = bool(data["has_masks"]) if "has_masks" in data.files else True
+            images = torch.from_numpy(data["images"].copy())
             return Split(
                 ids=[str(i) for i in data["ids"].tolist()],
-                images=torch.from_numpy(data["images"].copy()),
-                masks=torch.from_numpy(data["masks"].copy()),
+                images=images,
+                masks=(torch.from_numpy(data["masks"].copy()) if has_masks
+                       else _void_masks(images.shape[0], images.shape[-1])),
                 labels=torch.from_numpy(data["labels"].copy()),
                 class_names=class_names,
                 skipped=[(str(p), str(r)) for p, r in data["skipped"].tolist()],
+                has_masks=has_masks,
             )
     except (OSError, ValueError, KeyError) as exc:
         warnings.warn(f"ignoring unreadable split cache {path}: {exc}", stacklevel=3)
@@ -175,8 +238,8 @@ def _load_cache(path: Path, class_names: tuple[str, ...]) -> Split | None:
 
 
 def cache_path(dataset: VOCDataset, split: str, size: int, cache_dir: Path) -> Path:
-    """``cache_dir / "{fingerprint}-{split}-{size}.npz"``."""
-    return Path(cache_dir) / f"{dataset.fingerprint(split)}-{split}-{size}.npz"
+    """``cache_dir / "{fingerprint}-{split}-{size}.npz"`` (a ``/`` in the split name becomes ``_``)."""
+    return Path(cache_dir) / f"{dataset.fingerprint(split)}-{split.replace('/', '_')}-{size}.npz"
 
 
 def load_split(
@@ -199,10 +262,10 @@ def load_split(
         raise DatasetError(f"split {split!r} of {dataset.root} lists no images")
     path = cache_path(dataset, split, size, cache_dir) if cache_dir is not None else None
     if path is not None and path.is_file():
-        cached = _load_cache(path, dataset.class_names)
+        cached = _load_cache(path, tuple(dataset.class_names))
         if cached is not None:
             return cached
-    result = _decode_all(dataset, ids, size, progress)
+    result = _decode_all(dataset, ids, size, progress, split)
     if path is not None:
         _save_cache(path, result)
     return result

@@ -3,6 +3,16 @@
 Expected under the root: ``JPEGImages/<id>.jpg``, ``SegmentationClass/<id>.png`` and
 ``ImageSets/Segmentation/<split>.txt``; optionally ``classes.txt`` (foreground class names in
 label order; mask value ``c + 1`` is class ``c``, 0 background, 255 void).
+
+Split names select where ids, labels and masks come from:
+
+* ``NAME`` (``train``, ``val``, ...): ids from ``ImageSets/Segmentation/NAME.txt``, masks from
+  ``SegmentationClass``, image-level labels from the masks;
+* ``main/NAME`` (e.g. ``main/trainval``, the paper's ~11k training images): ids from
+  ``ImageSets/Main/NAME.txt``, image-level labels from ``Annotations/<id>.xml``, **no masks**
+  (such a split trains classifiers; it cannot be evaluated);
+* ``aug/NAME`` (e.g. ``aug/train_aug``): masks from ``SegmentationClassAug`` (the SBD-augmented
+  set), ids from ``ImageSets/SegmentationAug/NAME.txt`` or else ``ImageSets/Segmentation/NAME.txt``.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 from repcam_core.data.palette import rgb_to_index
+from repcam_core.data.voc_xml import xml_labels
 from repcam_core.errors import DatasetError, ImageError
 
 VOC_CLASSES: tuple[str, ...] = (
@@ -22,6 +33,7 @@ VOC_CLASSES: tuple[str, ...] = (
     "train", "tvmonitor",
 )
 REQUIRED_ENTRIES = ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation")
+XML_PREFIX, AUG_PREFIX = "main/", "aug/"
 
 
 def _missing_entries(root: Path) -> list[str]:
@@ -77,26 +89,94 @@ class VOCDataset:
         return f"VOCDataset({str(self.root)!r}, {self.num_classes} classes)"
 
     def splits(self) -> list[str]:
-        """Names of the split files in ``ImageSets/Segmentation`` (sorted)."""
-        return sorted(p.stem for p in (self.root / "ImageSets" / "Segmentation").glob("*.txt"))
+        """Every split name this directory offers (sorted): the segmentation splits, then
+        ``main/*`` when ``Annotations/`` is present and ``aug/*`` when ``SegmentationClassAug/`` is."""
+        names = sorted(p.stem for p in (self.root / "ImageSets" / "Segmentation").glob("*.txt"))
+        if (self.root / "Annotations").is_dir():
+            names += sorted(XML_PREFIX + p.stem for p in (self.root / "ImageSets" / "Main").glob("*.txt")
+                            if "_" not in p.stem)  # Main/ also holds per-class lists like cat_train.txt
+        if (self.root / "SegmentationClassAug").is_dir():
+            stems = {p.stem for p in (self.root / "ImageSets" / "SegmentationAug").glob("*.txt")}
+            stems |= {p.stem for p in (self.root / "ImageSets" / "Segmentation").glob("*.txt")}
+            names += sorted(AUG_PREFIX + s for s in stems)
+        return names
+
+    def split_kind(self, split: str) -> str:
+        """``"seg"``, ``"xml"`` (``main/NAME``) or ``"aug"`` (``aug/NAME``)."""
+        if split.startswith(XML_PREFIX):
+            return "xml"
+        if split.startswith(AUG_PREFIX):
+            return "aug"
+        return "seg"
+
+    def has_masks(self, split: str) -> bool:
+        """False for ``main/*`` splits, whose images have image-level labels only."""
+        return self.split_kind(split) != "xml"
+
+    def _split_file(self, split: str) -> Path:
+        """The id list of ``split``; DatasetError naming exactly what is missing."""
+        kind = self.split_kind(split)
+        name = split.partition("/")[2] if kind != "seg" else split
+        if kind != "seg" and not name:
+            raise DatasetError(f"split {split!r} names no list; e.g. {split}trainval")
+        missing = []
+        if kind == "xml":
+            path = self.root / "ImageSets" / "Main" / f"{name}.txt"
+            if not (self.root / "Annotations").is_dir():
+                missing.append("Annotations/ (the XML files that give image-level labels)")
+        elif kind == "aug":
+            path = self.root / "ImageSets" / "SegmentationAug" / f"{name}.txt"
+            if not path.is_file():
+                path = self.root / "ImageSets" / "Segmentation" / f"{name}.txt"
+            if not (self.root / "SegmentationClassAug").is_dir():
+                missing.append("SegmentationClassAug/ (the augmented masks)")
+        else:
+            path = self.root / "ImageSets" / "Segmentation" / f"{split}.txt"
+        if not path.is_file():
+            rel = path.relative_to(self.root)
+            if kind == "aug":
+                rel = f"ImageSets/SegmentationAug/{name}.txt (or {rel})"
+            missing.insert(0, str(rel))
+        if missing:
+            raise DatasetError(
+                f"split {split!r} not found in {self.root}: missing " + "; ".join(missing)
+                + "; available splits: " + (", ".join(self.splits()) or "none"))
+        return path
 
     def split_ids(self, split: str) -> list[str]:
-        """The image ids listed in ``ImageSets/Segmentation/<split>.txt``, in file order."""
+        """The image ids listed for ``split`` (see the module doc for the split names), in file order."""
         if split not in self._split_cache:
-            path = self.root / "ImageSets" / "Segmentation" / f"{split}.txt"
-            if not path.is_file():
-                raise DatasetError(
-                    f"split {split!r} not found in {self.root}; available splits: "
-                    + (", ".join(self.splits()) or "none")
-                )
+            path = self._split_file(split)
             self._split_cache[split] = [ln.split()[0] for ln in path.read_text().splitlines() if ln.strip()]
         return list(self._split_cache[split])
+
+    def annotation_path(self, image_id: str) -> Path:
+        return self.root / "Annotations" / f"{image_id}.xml"
+
+    def image_labels(self, split: str, image_id: str) -> np.ndarray | None:
+        """``bool [C]`` from the XML annotation for ``main/*`` splits; None (labels come from the
+        mask) otherwise. Raises ImageError naming the file when it is missing or unusable."""
+        if self.split_kind(split) != "xml":
+            return None
+        return xml_labels(self.annotation_path(image_id), self.class_names)
+
+    def missing_files(self, split: str) -> list[Path]:
+        """Every file ``split`` needs that is not there (images, masks or XML annotations)."""
+        return [p for image_id in self.split_ids(split) for p in self._split_files(split, image_id)
+                if not p.is_file()]
+
+    def _split_files(self, split: str, image_id: str) -> tuple[Path, Path]:
+        second = (self.annotation_path(image_id) if self.split_kind(split) == "xml"
+                  else self.mask_path(image_id, split))
+        return self.image_path(image_id), second
 
     def image_path(self, image_id: str) -> Path:
         return self.root / "JPEGImages" / f"{image_id}.jpg"
 
-    def mask_path(self, image_id: str) -> Path:
-        return self.root / "SegmentationClass" / f"{image_id}.png"
+    def mask_path(self, image_id: str, split: str | None = None) -> Path:
+        """The mask of ``image_id``: under ``SegmentationClassAug`` for ``aug/*`` splits."""
+        folder = "SegmentationClassAug" if split is not None and self.split_kind(split) == "aug" else "SegmentationClass"
+        return self.root / folder / f"{image_id}.png"
 
     def fingerprint(self, split: str) -> str:
         """16 hex digits over the class names, the split's ids and each file's size and mtime.
@@ -109,7 +189,7 @@ class VOCDataset:
         digest.update(f"\0{split}\0".encode())
         for image_id in self.split_ids(split):
             digest.update(image_id.encode())
-            for path in (self.image_path(image_id), self.mask_path(image_id)):
+            for path in self._split_files(split, image_id):
                 try:
                     st = path.stat()
                     digest.update(f"|{st.st_size}:{st.st_mtime_ns}".encode())
@@ -126,13 +206,16 @@ class VOCDataset:
             except (OSError, ValueError) as exc:
                 raise ImageError(f"cannot decode image {path}: {exc}") from exc
 
-    def load_mask(self, image_id: str) -> np.ndarray:
+    def load_mask(self, image_id: str, split: str | None = None) -> np.ndarray:
         """The label mask, ``uint8 [H, W]``: palette indices (0 bg, 1..C, 255 void).
 
         'P'/'L' PNGs give their index values as they are; RGB masks are mapped back through
-        the VOC palette (ImageError if a colour is not in it).
+        the VOC palette (ImageError if a colour is not in it). ``split`` picks the mask folder
+        (``aug/*`` -> ``SegmentationClassAug``); ImageError for a ``main/*`` split (no masks).
         """
-        path = self.mask_path(image_id)
+        if split is not None and not self.has_masks(split):
+            raise ImageError(f"split {split!r} has image-level labels only; no mask for {image_id}")
+        path = self.mask_path(image_id, split)
         with _open_image(path) as im:
             try:
                 if im.mode in ("P", "L"):

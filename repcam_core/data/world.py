@@ -44,7 +44,7 @@ from repcam_core.data.world_draw import (
 )
 from repcam_core.errors import ConfigError, DatasetError
 
-WORLD_VERSION = 1
+WORLD_VERSION = 2
 SPLITS = ("train", "val")
 FAMILY_NAMES = ("vehicles", "animals", "furniture", "flyers")
 CLASS_NAMES = (
@@ -181,7 +181,7 @@ def render_sample(config: WorldConfig, split: str, index: int) -> WorldSample:
     for i, (cls, frac, cx) in enumerate(specs):
         design = class_design(cls, config.classes_per_family)
         pose = random_pose(rng, config.width, config.height, design, float(frac), float(cx))
-        obj = draw_object(canvas, design, pose, random_look(rng))
+        obj = draw_object(canvas, design, pose, random_look(rng, design.marker_colour))
         instances[obj.full] = i
         objects.append(obj)
     mask = np.zeros(instances.shape, np.uint8)

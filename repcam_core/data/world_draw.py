@@ -15,7 +15,9 @@ import numpy as np
 from PIL import Image
 
 MARKER_SHAPES = ("triangle", "cross", "bar", "dot", "ring")
-MARKER_HALF = 0.15  # marker half-size, in object units
+MARKER_HALF = 0.2  # marker half-size, in object units
+# Each sibling's marker has its own colour (as a real distinguishing part has a typical look).
+MARKER_COLOURS = ((235, 20, 20), (20, 90, 245), (250, 225, 0), (10, 200, 40), (240, 0, 240))
 MAX_CLASSES_PER_FAMILY = 25  # unique (marker shape, anchor) pairs
 
 # ----------------------------------------------------------------------------- shapes
@@ -120,6 +122,7 @@ class ClassDesign:
     stretch: float  # vertical stretch of the family's body (1.0 for the first four families)
     marker_shape: str
     marker_anchor: tuple[float, float]
+    marker_colour: tuple[int, int, int] = MARKER_COLOURS[0]
 
 
 def class_design(index: int, classes_per_family: int) -> ClassDesign:
@@ -131,6 +134,7 @@ def class_design(index: int, classes_per_family: int) -> ClassDesign:
         index=index, family=family, body_type=body_type,
         stretch=1.0 + 0.3 * (family // len(_BODY_TYPES)),
         marker_shape=MARKER_SHAPES[k % 5], marker_anchor=anchors[(k + k // 5) % 5],
+        marker_colour=MARKER_COLOURS[(k + 2 * (k // 5)) % len(MARKER_COLOURS)],
     )
 
 
@@ -190,7 +194,7 @@ def draw_object(canvas: np.ndarray, design: ClassDesign, pose: Pose, look: Look)
         canvas[part] = colour[part] if colour.ndim == 3 else colour
         layer[part] = 1 if role == "body" else 2
     marker = _marker(u, v, design.marker_shape, *design.marker_anchor)
-    canvas[marker] = np.asarray(look.marker, np.float32)
+    canvas[marker] = np.asarray(design.marker_colour, np.float32)
     return RenderedObject(design.index, (layer == 1) & ~marker, (layer == 2) & ~marker, marker)
 
 
@@ -202,9 +206,12 @@ _PALETTE = np.array([  # shared by all classes: colour is no class cue
 ], np.float32)
 
 
-def random_look(rng: np.random.Generator) -> Look:
-    """Random body colour (shared palette), contrasting marker colour, part shades, stripes."""
-    body_i = int(rng.integers(len(_PALETTE)))
+def random_look(rng: np.random.Generator, avoid: tuple[int, int, int] | None = None) -> Look:
+    """Random body colour (shared palette, far from ``avoid`` = the marker colour so the marker
+    stays visible), contrasting spare marker colour, part shades, stripes."""
+    ok = [i for i in range(len(_PALETTE))
+          if avoid is None or np.abs(_PALETTE[i] - np.asarray(avoid, np.float32)).sum() > 200]
+    body_i = ok[int(rng.integers(len(ok)))]
     body = np.clip(_PALETTE[body_i] + rng.uniform(-25, 25, 3), 0, 255)
     far = [i for i in range(len(_PALETTE)) if np.abs(_PALETTE[i] - _PALETTE[body_i]).sum() > 220]
     marker = _PALETTE[far[int(rng.integers(len(far)))]]

@@ -138,3 +138,48 @@ def test_average_fusion_is_mean_then_normalised():
 def test_normalise_handles_constant_maps():
     out = normalise(torch.full((2, 3, 3), 4.0))
     assert torch.equal(out, torch.zeros(2, 3, 3))
+
+
+def _randomise_batchnorm(model: nn.Module) -> None:
+    g = torch.Generator().manual_seed(3)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            with torch.no_grad():
+                m.running_mean.copy_(torch.randn(m.num_features, generator=g))
+                m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+                m.weight.copy_(torch.randn(m.num_features, generator=g))
+                m.bias.copy_(torch.randn(m.num_features, generator=g))
+
+
+def test_cpu_fast_path_matches_direct_autograd_with_real_batchnorm_statistics():
+    """The CPU path (channels-last, eval BatchNorm as one affine op) against the hand-written
+    reference, which runs the model's own BatchNorm modules in NCHW."""
+    from repcam_core.cam.engine import use_channels_last
+
+    torch.manual_seed(4)
+    model = Tiny()
+    _randomise_batchnorm(model)
+    x = torch.randn(3, 3, 16, 16)
+    assert use_channels_last(model, ["a", "b", "c"], x)
+    maps, logits = layer_maps(model, ["a", "b", "c"], x, 1)
+    assert torch.allclose(maps, _reference_gradcam(model, x, 1, 16), atol=1e-5)
+    assert torch.allclose(logits, model(x), atol=1e-5)
+
+
+def test_fast_path_restores_forward_and_memory_layout():
+    model = Tiny()
+    layer_maps(model, ["a", "c"], torch.randn(2, 3, 16, 16), 0)
+    assert all("forward" not in m.__dict__ for m in model.modules())
+    assert model.a[0].weight.is_contiguous()
+    cl = Tiny().to(memory_format=torch.channels_last)  # as train.fit leaves it
+    layer_maps(cl, ["a", "c"], torch.randn(2, 3, 16, 16), 0)
+    assert cl.a[0].weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_channels_last_is_skipped_when_a_max_pool_follows_the_first_cam_layer():
+    from repcam_core.cam.engine import use_channels_last
+
+    vgg_like = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 4, 3))
+    x = torch.randn(1, 3, 16, 16)
+    assert not use_channels_last(vgg_like, ["1", "3"], x)
+    assert use_channels_last(vgg_like, ["3"], x)  # the pool lies before the graph starts

@@ -126,7 +126,7 @@ def test_siblings_differ_only_by_a_small_marker() -> None:
             assert not np.array_equal(obj.marker, base.marker)
         for _, obj in drawn:
             fraction = obj.marker.sum() / obj.full.sum()
-            assert 0.01 < fraction < 0.08, (family, fraction)
+            assert 0.01 < fraction < 0.15, (family, fraction)  # a small part: under 15% of the object
 
 
 def test_families_differ_in_body_shape() -> None:

@@ -1,0 +1,42 @@
+# Two entry points for a fresh machine:
+#   make app   -> installs what the app needs into .venv and starts it on the embedded dataset
+#   make test  -> installs the dev tools (and Debian's chromium for the browser test) and runs the tests
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8501
+
+.PHONY: app test bench smoke clean-venv
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime: requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+/usr/bin/chromium:
+	@echo "installing Debian's chromium for the browser test"
+	(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
+	  echo "warning: could not install chromium; the browser test will be skipped"
+
+app: $(VENV)/.runtime
+	$(BIN)/streamlit run app.py --server.port $(PORT)
+
+test: $(VENV)/.dev /usr/bin/chromium
+	$(BIN)/python -m pytest -q
+
+bench: $(VENV)/.dev
+	$(BIN)/python -m bench
+
+smoke: $(VENV)/.dev
+	$(BIN)/python -m bench --smoke
+
+clean-venv:
+	rm -rf $(VENV)

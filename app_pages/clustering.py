@@ -1,0 +1,87 @@
+"""Clustering & selection: improved k-means live, manual moves, and the representative classes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from repcam_app import state
+from repcam_app.figures import similarity_heatmap
+from repcam_app.resources import guard, pipeline
+from repcam_app.widgets import current_mode_name, require_similarity
+from repcam_core.experiment import Experiment
+from repcam_core.explore import cached_pairwise, expected_iou, topk_oracle
+from repcam_core.method.clustering import improved_kmeans, reorder_by_clusters
+from repcam_core.method.modes import comparison_classes, parse_mode
+
+st.title("Clustering & representative-class selection")
+state.init()
+p = pipeline()
+B = require_similarity(p)
+names, C, cfg = list(p.class_names), p.num_classes, p.config
+ss = st.session_state
+for key, default in ((state.KM_N, cfg.n_clusters), (state.KM_SEED, cfg.seed), (state.KM_MIN, cfg.min_cluster_size),
+                     (state.RULE, "S-k"), (state.RULE_K, 1)):
+    ss.setdefault(key, default)
+
+c1, c2, c3 = st.columns(3)
+c1.number_input("Clusters N", min_value=1, step=1, key=state.KM_N)
+c2.number_input("Seed", min_value=0, step=1, key=state.KM_SEED)
+c3.number_input("Minimum cluster size", min_value=1, step=1, key=state.KM_MIN)
+source = (int(ss[state.KM_N]), int(ss[state.KM_SEED]), int(ss[state.KM_MIN]))
+if ss[state.CLUSTER_SOURCE] != source or ss[state.CLUSTER_LABELS] is None or len(ss[state.CLUSTER_LABELS]) != C:
+    with guard():
+        res = improved_kmeans(B, source[0], min_size=source[2], seed=source[1])
+    ss[state.CLUSTER_LABELS], ss[state.CLUSTER_SOURCE] = res.labels.tolist(), source
+    st.caption(f"improved k-means: {res.iterations} passes, {res.moves} moves, "
+               f"{'converged' if res.converged else 'stopped at max_iter'}")
+labels = np.asarray(ss[state.CLUSTER_LABELS])
+n_groups = max(int(labels.max()) + 1, source[0])
+
+st.subheader("Clusters")
+st.dataframe(pd.DataFrame({"cluster": [f"cluster {g}" for g in range(n_groups)],
+                           "classes": [", ".join(names[i] for i in np.flatnonzero(labels == g)) or "(empty)"
+                                       for g in range(n_groups)]}), hide_index=True)
+
+
+def move() -> None:
+    i = names.index(ss[state.MOVE_CLASS])
+    new = list(ss[state.CLUSTER_LABELS])
+    new[i] = int(ss[state.MOVE_TO])
+    ss[state.CLUSTER_LABELS] = new
+
+
+m1, m2, m3 = st.columns([2, 2, 1])
+m1.selectbox("Move class", names, key=state.MOVE_CLASS)
+m2.selectbox("to cluster", list(range(n_groups)), key=state.MOVE_TO)
+m3.button("Move", key=state.MOVE_BUTTON, on_click=move)
+st.plotly_chart(similarity_heatmap(B, names, order=reorder_by_clusters(labels), normalise=True, labels=labels,
+                                   title="B (rows normalised) ordered by cluster"), key="cl_heatmap")
+
+st.subheader("Representative classes of every target class")
+r1, r2 = st.columns(2)
+r1.selectbox("Selection rule", ["S-k", "Random", "Rank-a", "Rank-b"], key=state.RULE,
+             help="S-k: the k-th most similar class of every cluster; Rank-a/b: fixed positions of the "
+                  "similarity order (3, 9, 14, 17) / (3, 8, 13, 18); Random: a seeded random draw")
+r2.number_input("k (S-k)", min_value=1, max_value=max(1, C - 1), step=1, key=state.RULE_K,
+                disabled=ss[state.RULE] != "S-k")
+mode = parse_mode(current_mode_name())
+with guard():
+    Experiment(p).needs([mode]) if mode.kind == "rank" else None
+    comps = {c: comparison_classes(mode, c, B=B, cluster_labels=labels, num_classes=C, n=cfg.n_random,
+                                   seed=cfg.seed) for c in range(C)}
+    pairwise = cached_pairwise(Experiment(p))
+rows = {"target": names, "representatives": [", ".join(names[j] for j in comps[c]) for c in range(C)]}
+if pairwise is not None:
+    P = pairwise["single"]
+    oracle = [topk_oracle(P, c, max(1, len(comps[c]))) for c in range(C)]
+    rows["expected IoU %"] = [round(100 * expected_iou(P, c, comps[c]), 1) for c in range(C)]
+    rows["Top-k oracle %"] = [round(100 * o[1], 1) for o in oracle]
+    rows["Top-k classes"] = [", ".join(names[j] for j in o[0]) for o in oracle]
+    st.metric(f"{mode.name}: mean expected IoU", f"{np.nanmean(rows['expected IoU %']):.1f}%",
+              delta=f"{np.nanmean(rows['expected IoU %']) - np.nanmean(rows['Top-k oracle %']):.1f} vs Top-k oracle")
+else:
+    st.info("The pairwise table (every binary model alone) is not in the cache, so expected IoUs are not "
+            "shown; compute it on the Home page.")
+st.dataframe(pd.DataFrame(rows), hide_index=True, key="cl_table")

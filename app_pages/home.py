@@ -1,0 +1,91 @@
+"""Home: choose dataset, backbone and device; see what is cached; compute the rest in the background."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from repcam_app import state
+from repcam_app.jobs import registry
+from repcam_app.resources import cache_root, config_key, current_config, guard, pipeline
+from repcam_app.widgets import progress_panel, submit
+from repcam_core.experiment import Experiment
+from repcam_core.explore import cached_pairwise
+from repcam_core.method.modes import PAPER_MODES, parse_mode
+from repcam_core.models.backbones import BACKBONES
+from repcam_core.train import resolve_device
+
+st.title("RepCAM — representative-class CAM")
+state.init()
+st.write("Class activation maps that fuse the Grad-CAMs of a few binary models, one per "
+         "*representative class* chosen from class similarity, over several layers.")
+
+c1, c2, c3 = st.columns([3, 2, 1])
+c1.text_input("Dataset", key=state.DATASET, help="`embedded` (the generated default world) or the path of "
+              "a VOC-layout directory (JPEGImages/, SegmentationClass/, ImageSets/Segmentation/)")
+c2.selectbox("Backbone", BACKBONES.names(), key=state.BACKBONE,
+             format_func=lambda n: f"{n} — {BACKBONES.get(n).description}")
+c3.selectbox("Device", ["auto", "cpu", "cuda"], key=state.DEVICE)
+
+cfg = current_config()
+p = pipeline(cfg)
+with guard():
+    device = resolve_device(cfg.device)
+    C = p.num_classes
+    pairs = [(a, b) for a in range(C) for b in range(a + 1, C)]
+    trained = sum(p.has_binary(a, b) for a, b in pairs)
+    exp = Experiment(p)
+    has = {
+        "mc": p.cache.has("multiclass", p.multiclass_key()),
+        "B": p.cache.has("similarity", p.similarity_key()),
+        "clusters": p.cache.has("clustering", p.clustering_key(cfg.n_clusters, cfg.min_cluster_size, cfg.seed)),
+        "pairwise": cached_pairwise(exp) is not None,
+    }
+    modes = []
+    for name in PAPER_MODES:
+        try:
+            exp.needs([parse_mode(name)])
+            modes.append(name)
+        except Exception:
+            pass
+    done_modes = [m for m in modes if p.cache.has("results", exp.mode_key(parse_mode(m)))]
+
+st.caption(f"{C} classes: {', '.join(p.class_names)} · running on **{device}** · cache `{cache_root()}`")
+
+tick = lambda ok: "cached" if ok else "not yet"  # noqa: E731
+st.subheader("What is computed for this configuration")
+st.table({
+    "step": ["multi-class model (Baseline, builds B)", "similarity matrix B", "clustering (improved k-means)",
+             "binary models (one per class pair)", "pairwise table (Table 1)", "evaluated modes"],
+    "status": [tick(has["mc"]), tick(has["B"]), tick(has["clusters"]), f"{trained} / {len(pairs)} trained",
+               tick(has["pairwise"]), f"{len(done_modes)} / {len(modes)}: {', '.join(done_modes) or '—'}"],
+})
+
+st.subheader("Compute the rest")
+st.caption("Work runs in the background; leaving the page or opening a second tab does not start it twice.")
+b1, b2, b3, b4 = st.columns(4)
+if b1.button("Train multi-class model", key="home_mc", disabled=has["mc"]):
+    submit(p, "multiclass", p.multiclass_model, "multi-class model")
+if b2.button("B + clustering", key="home_sim", disabled=has["B"] and has["clusters"]):
+    submit(p, "clustering", p.clustering, "similarity B and clustering")
+
+
+def train_all_binaries() -> int:
+    with p.progress.task("binary models", len(pairs)) as step:
+        for a, b in pairs:
+            p.binary_model(a, b)
+            step(1)
+    return len(pairs)
+
+
+if b3.button(f"Train all {len(pairs)} binary models", key="home_bin", disabled=trained == len(pairs)):
+    submit(p, "binaries", train_all_binaries, "all binary models")
+if b4.button("Pairwise table", key="home_pairwise", disabled=has["pairwise"]):
+    submit(p, "pairwise", lambda: Experiment(p).pairwise() and None, "pairwise table (all pairs)")
+
+chosen = st.multiselect("Modes to evaluate", modes, default=[m for m in modes if m not in done_modes][:6],
+                        key="home_modes")
+if st.button("Evaluate the chosen modes", key="home_run", disabled=not chosen):
+    submit(p, "results:" + ",".join(chosen), lambda: Experiment(p).run(chosen) and None,
+           f"evaluate {len(chosen)} mode(s)")
+
+progress_panel(registry().jobs(config_key(cfg)))

@@ -1,0 +1,44 @@
+"""Similarity: the matrix B as an interactive heatmap and one class's ranked similar classes (Fig. 3)."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from repcam_app import state
+from repcam_app.figures import ranked_bar, similarity_heatmap
+from repcam_app.resources import pipeline
+from repcam_app.widgets import require_similarity, session_clusters
+from repcam_core.method.clustering import reorder_by_clusters
+
+st.title("Class similarity B")
+state.init()
+st.caption("B[i, j] sums, over the training images of class i, the probability the multi-class model "
+           "gives to class j (eq. 2): the more it confuses i with j, the more similar they are.")
+
+p = pipeline()
+B = require_similarity(p)
+names = list(p.class_names)
+
+c1, c2 = st.columns(2)
+c1.toggle("Normalise rows (divide by the off-diagonal row sum)", key=state.SIM_NORMALISE)
+c2.toggle("Order classes by cluster", key=state.SIM_ORDER)
+
+labels = session_clusters(p, B)
+order = reorder_by_clusters(labels) if st.session_state[state.SIM_ORDER] and labels is not None else None
+if st.session_state[state.SIM_ORDER] and labels is None:
+    st.warning("No clustering for this configuration (too few classes for N × minimum size); "
+               "showing the original class order.")
+fig = similarity_heatmap(B, names, order=order, normalise=st.session_state[state.SIM_NORMALISE],
+                         labels=labels if order is not None else None)
+st.plotly_chart(fig, key="sim_heatmap")
+
+st.subheader("Most similar classes of one class (Fig. 3)")
+if st.session_state.get(state.SIM_CLASS) not in names:
+    st.session_state[state.SIM_CLASS] = names[0]
+st.selectbox("Class", names, key=state.SIM_CLASS)
+c = names.index(st.session_state[state.SIM_CLASS])
+st.plotly_chart(ranked_bar(B, names, c, normalise=st.session_state[state.SIM_NORMALISE]), key="sim_ranked")
+if labels is not None:
+    st.caption("Cluster of each class: " + "; ".join(
+        f"**{g}**: {', '.join(names[i] for i in np.flatnonzero(labels == g))}" for g in np.unique(labels)))

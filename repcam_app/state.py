@@ -1,0 +1,84 @@
+"""Every ``st.session_state`` key the app uses, in one place, with its default.
+
+Pages call :func:`init` first, then read/write ``st.session_state[KEY]`` through these names.
+Widget keys (``key=`` of a widget) are listed too so tests can click them by a stable name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+# --- configuration chosen on the Home page (the base comes from REPCAM_APP_CONFIG)
+DATASET = "cfg_dataset"          # "embedded" or a VOC-layout directory
+BACKBONE = "cfg_backbone"
+DEVICE = "cfg_device"            # auto / cpu / cuda
+
+# --- clustering & selection page
+KM_N = "km_n"
+KM_SEED = "km_seed"
+KM_MIN = "km_min_size"
+CLUSTER_LABELS = "cluster_labels"     # list[int] [C]: current clusters (k-means + manual moves)
+CLUSTER_SOURCE = "cluster_source"     # (N, seed, min) the labels were computed from
+MOVE_CLASS = "move_class"
+MOVE_TO = "move_to"
+MOVE_BUTTON = "move_button"
+RULE = "sel_rule"                     # Random / Rank-a / Rank-b / S-k
+RULE_K = "sel_k"
+
+# --- similarity page
+SIM_NORMALISE = "sim_normalise"
+SIM_ORDER = "sim_order_by_cluster"
+SIM_CLASS = "sim_class"
+
+# --- CAM explorer
+EX_CLASS = "ex_class"
+EX_IMAGE = "ex_image"                 # index into the class's evaluation images
+EX_UPLOAD = "ex_upload"
+EX_REPS = "ex_reps"                   # chosen representative classes (class names)
+EX_LAYERS = "ex_layers"               # chosen layer names
+EX_THRESHOLD = "ex_threshold"
+EX_MULTILAYER = "ex_multilayer"
+EX_PAIR = "ex_pair_class"             # the binary model shown layer by layer (Fig. 6)
+EXPLANATIONS = "explanations"         # (config key, image key, target) -> ImageExplanation
+EX_LAST = "ex_last"                   # {"iou": float|None, "fused_sum": float} for tests
+
+# --- results page
+RES_MODES = "res_modes"
+RES_CURVE_MODES = "res_curve_modes"
+RES_CLASS_MODE = "res_class_mode"
+
+_DEFAULTS: dict[str, Any] = {
+    CLUSTER_LABELS: None,
+    CLUSTER_SOURCE: None,
+    EXPLANATIONS: {},
+    EX_LAST: {},
+    SIM_NORMALISE: False,
+    SIM_ORDER: True,
+    EX_MULTILAYER: True,
+}
+
+
+PERSISTENT = (DATASET, BACKBONE, DEVICE, KM_N, KM_SEED, KM_MIN, RULE, RULE_K, SIM_NORMALISE, SIM_ORDER,
+              SIM_CLASS, EX_CLASS, EX_IMAGE, EX_REPS, EX_LAYERS, EX_THRESHOLD, EX_MULTILAYER, EX_PAIR,
+              RES_MODES, RES_CURVE_MODES, RES_CLASS_MODE)
+"""Widget keys whose value must survive a visit to another page."""
+
+
+def init() -> None:
+    """Give every non-widget key its default once per session; config keys from the base config.
+
+    Streamlit forgets a widget's key when a run does not draw that widget (another page is shown);
+    re-assigning the value turns it into plain session state, so choices survive page changes.
+    """
+    from repcam_app.resources import base_config
+
+    base = base_config()
+    defaults = {DATASET: base.dataset, BACKBONE: base.backbone, DEVICE: base.device, **_DEFAULTS}
+    for key, value in defaults.items():
+        if key not in st.session_state:
+            st.session_state[key] = value.copy() if isinstance(value, dict) else value
+    for key in PERSISTENT:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]

@@ -1,0 +1,106 @@
+"""Small page building blocks shared by several pages: job progress, prerequisites, status."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import streamlit as st
+
+from repcam_app import state
+from repcam_app.jobs import Job, registry
+from repcam_app.resources import config_key, guard
+from repcam_core.method.clustering import improved_kmeans
+from repcam_core.method.modes import comparison_classes, parse_mode
+from repcam_core.pipeline import Pipeline
+
+POLL_S = 1.0
+
+
+def progress_panel(jobs: list[Job]) -> None:
+    """Progress bars of ``jobs``, refreshed every second while one is active; when the last one
+    finishes the whole page reruns so it shows the new results."""
+    if not jobs:
+        return
+
+    was_active = any(j.active for j in jobs)
+
+    @st.fragment(run_every=POLL_S if was_active else None)
+    def panel() -> None:
+        for job in jobs:
+            if job.active:
+                st.progress(job.fraction, text=job.describe())
+            elif job.status == "failed":
+                st.error(job.describe())
+            else:
+                st.caption(f"✓ {job.describe()}")
+        if was_active and not any(j.active for j in jobs):
+            st.rerun(scope="app")
+
+    panel()
+
+
+def submit(p: Pipeline, name: str, fn: Callable[[], Any], label: str, lane: str = "batch") -> Job:
+    return registry().submit(config_key(p.config), name, fn, label, lane)
+
+
+def require(p: Pipeline, name: str, label: str, ready: bool, compute: Callable[[], Any]) -> Any:
+    """What the page needs first: load it when cached, else compute it in the background (the
+    interactive lane), show its progress and stop this run until it is there."""
+    if ready:
+        with guard():
+            return compute()
+    job = submit(p, name, compute, label, lane="interactive")
+    if job.status == "done":
+        return job.result
+    if job.status == "failed":
+        st.error(f"{label} failed: {job.error}")
+        st.stop()
+    st.info(f"{label} is not in the cache for this configuration yet; computing it now in the "
+            "background (other pages stay usable, and other tabs see the same progress).")
+    progress_panel([job])
+    st.stop()
+
+
+def require_multiclass(p: Pipeline):
+    with guard():
+        ready = p.cache.has("multiclass", p.multiclass_key())
+    return require(p, "multiclass", f"multi-class {p.config.backbone} model", ready, p.multiclass_model)
+
+
+def require_similarity(p: Pipeline) -> np.ndarray:
+    """B [C, C], training the similarity backbone's multi-class model first if needed."""
+    with guard():
+        ready = p.cache.has("similarity", p.similarity_key())
+    return require(p, "similarity", "similarity matrix B (multi-class model + predictions)", ready, p.similarity)
+
+
+def session_clusters(p: Pipeline, B: np.ndarray) -> np.ndarray | None:
+    """The clusters edited on the Clustering page, else the configuration's improved k-means."""
+    labels = st.session_state.get(state.CLUSTER_LABELS)
+    if labels is not None and len(labels) == p.num_classes:
+        return np.asarray(labels)
+    cfg = p.config
+    try:
+        return improved_kmeans(B, cfg.n_clusters, cfg.min_cluster_size, cfg.seed).labels
+    except Exception:
+        return None
+
+
+def current_mode_name() -> str:
+    rule = st.session_state.get(state.RULE) or "S-k"
+    k = int(st.session_state.get(state.RULE_K) or 1)
+    return f"S-{k}+A+F" if rule == "S-k" else f"{rule}+A+F"
+
+
+def representatives(p: Pipeline, B: np.ndarray, c: int) -> list[int]:
+    """Representative classes of ``c`` under the session's rule (default S-1) and clusters."""
+    mode = parse_mode(current_mode_name())
+    labels = session_clusters(p, B) if mode.needs_clustering else None
+    if mode.needs_clustering and labels is None:
+        return []
+    try:
+        return comparison_classes(mode, c, B=B, cluster_labels=labels, num_classes=p.num_classes,
+                                  n=p.config.n_random, seed=p.config.seed)
+    except Exception:  # e.g. Rank-a on a dataset with fewer than 18 classes
+        return []

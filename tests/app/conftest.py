@@ -1,0 +1,51 @@
+"""App test fixtures: the tiny configuration written to a JSON file and a cache trained once.
+
+The app reads its base configuration from ``$REPCAM_APP_CONFIG`` and its cache from
+``$REPCAM_CACHE``; both point here for the whole session (AppTest runs in this process, the
+browser test passes them to the ``streamlit run`` subprocess).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+
+def _tiny_config():
+    """tests/conftest.py's ``tiny_config`` (imported by path: both files are named conftest)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("repcam_tests_conftest", Path(__file__).parents[1] / "conftest.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.tiny_config()
+
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+MODES = ["Baseline", "S-1+A+F", "Top1", "All"]
+
+
+@pytest.fixture(scope="session")
+def app_env(tmp_path_factory) -> dict[str, str]:
+    """Environment of the app: tiny config + a cache with every tiny artifact already computed."""
+    from repcam_core.experiment import Experiment
+    from repcam_core.pipeline import Pipeline
+
+    root = tmp_path_factory.mktemp("app")
+    cache, cfg_path = root / "cache", root / "config.json"
+    cfg = _tiny_config()
+    cfg_path.write_text(json.dumps(cfg.to_dict()))
+    exp = Experiment(Pipeline(cfg, cache=cache))
+    exp.run(MODES)  # multi-class model, B, every binary model, pairwise table, modes
+    env = {"REPCAM_APP_CONFIG": str(cfg_path), "REPCAM_CACHE": str(cache)}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    yield env
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v

@@ -1,0 +1,79 @@
+"""End to end in a real headless browser: ``streamlit run app.py`` on a free port, every page
+opened in Debian's chromium through Playwright, its main figure awaited, no error element,
+one screenshot per page in test-artifacts/."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+# url path -> selector of the page's main figure
+PAGES = {"": "[data-testid=stTable]", "similarity": ".js-plotly-plot", "clustering": ".js-plotly-plot",
+         "explorer": "[data-testid=stMetric]", "results": ".js-plotly-plot"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(app_env):
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is absent (apt-get install -y chromium)")
+    pytest.importorskip("playwright")
+    port = _free_port()
+    log = open(ROOT / "test-artifacts" / "streamlit.log", "w") if (ROOT / "test-artifacts").mkdir(
+        exist_ok=True) is None else None
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless",
+                             "true", "--server.port", str(port), "--server.address", "127.0.0.1"],
+                            cwd=ROOT, env={**os.environ, **app_env}, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start within 60 s (see test-artifacts/streamlit.log)")
+    yield url
+    proc.terminate()
+    proc.wait(10)
+    log.close()
+
+
+def test_every_page_in_chromium(server):
+    from playwright.sync_api import sync_playwright
+
+    out = ROOT / "test-artifacts"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        for path, selector in PAGES.items():
+            page.goto(f"{server}/{path}")
+            page.wait_for_selector(selector, timeout=90_000)
+            page.wait_for_timeout(1500)  # let plotly and images settle
+            page.wait_for_selector("[data-testid=stStatusWidget]", state="detached", timeout=60_000)
+            page.screenshot(path=str(out / f"page-{path or 'home'}.png"), full_page=True)
+            assert page.locator("[data-testid=stException]").count() == 0, path
+            assert "Page not found" not in page.content(), path
+            errors = page.locator("[data-testid=stAlertContentError]")
+            assert errors.count() == 0, f"{path}: {errors.all_inner_texts()}"
+        browser.close()

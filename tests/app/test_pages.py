@@ -1,0 +1,174 @@
+"""AppTest per page on the tiny configuration: renders without exceptions, and the main
+interactions change what they should."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from repcam_app import state
+
+pytestmark = pytest.mark.slow
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+TIMEOUT = 120
+
+
+def open_page(page: str, **session) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for k, v in session.items():
+        at.session_state[k] = v
+    at.switch_page(f"app_pages/{page}.py")
+    return at.run()
+
+
+def ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_home_shows_cached_status(app_env):
+    at = open_page("home")
+    ok(at)
+    status = at.table[0].value["status"].tolist()
+    assert status[0] == "cached" and "15 / 15" in status[3]
+    assert at.button(key="home_mc").disabled  # nothing to train again
+
+
+def test_home_bad_dataset_path_is_an_error_message(app_env, tmp_path):
+    at = open_page("home")
+    at.text_input(key=state.DATASET).set_value(str(tmp_path / "not-voc")).run()
+    assert not at.exception
+    assert at.error and "not-voc" in at.error[0].value
+
+
+def test_similarity_page_toggles(app_env):
+    at = open_page("similarity")
+    ok(at)
+    assert len(at.get("plotly_chart")) == 2
+    before = at.get("plotly_chart")[0].proto.spec
+    at.toggle(key=state.SIM_NORMALISE).set_value(True).run()
+    ok(at)
+    assert at.get("plotly_chart")[0].proto.spec != before
+    at.selectbox(key=state.SIM_CLASS).set_value("sofa").run()
+    ok(at)
+    assert "sofa" in at.get("plotly_chart")[1].proto.spec
+
+
+def test_clustering_rerun_and_move(app_env):
+    at = open_page("clustering")
+    ok(at)
+    first = list(at.session_state[state.CLUSTER_LABELS])
+    seen = {tuple(first)}
+    for seed in range(1, 6):  # another seed or N changes the clusters
+        at.number_input(key=state.KM_SEED).set_value(seed).run()
+        ok(at)
+        seen.add(tuple(at.session_state[state.CLUSTER_LABELS]))
+    at.number_input(key=state.KM_N).set_value(2).run()
+    ok(at)
+    seen.add(tuple(at.session_state[state.CLUSTER_LABELS]))
+    assert len(seen) > 1
+    assert max(at.session_state[state.CLUSTER_LABELS]) == 1
+    # move a class by hand
+    labels = list(at.session_state[state.CLUSTER_LABELS])
+    name = "bus"
+    target = 1 - labels[0]
+    at.selectbox(key=state.MOVE_CLASS).set_value(name)
+    at.selectbox(key=state.MOVE_TO).set_value(target)
+    at.button(key=state.MOVE_BUTTON).click().run()
+    ok(at)
+    assert at.session_state[state.CLUSTER_LABELS][0] == target
+    # the pairwise table is cached: expected IoU next to the Top-k oracle
+    df = at.dataframe[-1].value
+    assert {"expected IoU %", "Top-k oracle %"} <= set(df.columns)
+
+
+def test_clustering_impossible_n_is_an_error_message(app_env):
+    at = open_page("clustering")
+    at.number_input(key=state.KM_N).set_value(7).run()  # 6 classes
+    assert not at.exception
+    assert at.error and "clusters" in at.error[0].value
+
+
+def test_selection_rules(app_env):
+    at = open_page("clustering")
+    at.selectbox(key=state.RULE).set_value("Random").run()
+    ok(at)
+    reps_random = at.dataframe[-1].value["representatives"].tolist()
+    at.selectbox(key=state.RULE).set_value("S-k").run()
+    at.number_input(key=state.RULE_K).set_value(2).run()
+    ok(at)
+    assert at.dataframe[-1].value["representatives"].tolist() != reps_random
+    at.selectbox(key=state.RULE).set_value("Rank-a").run()  # needs 18 classes, has 6
+    assert not at.exception and at.error
+
+
+def test_explorer_toggles_change_fused_map_without_model_calls(app_env, monkeypatch):
+    at = open_page("explorer", **{state.EX_CLASS: "car"})
+    ok(at)
+    assert len(at.get("image")) >= 3
+    reps = at.multiselect(key=state.EX_REPS).value
+    assert len(reps) >= 2, "default representative classes come from S-1 over the clusters"
+    last = dict(at.session_state[state.EX_LAST])
+    assert len(last["ready"]) == len(reps)
+    # from now on no model may be called: fusing uses the cached per-layer maps only
+    from repcam_core import explore
+
+    monkeypatch.setattr(explore, "_maps", lambda *a, **k: pytest.fail("a model was called"))
+    at.multiselect(key=state.EX_REPS).set_value(reps[:1]).run()
+    ok(at)
+    one = dict(at.session_state[state.EX_LAST])
+    assert len(one["ready"]) == 1
+    assert one["fused_sum"] != last["fused_sum"]
+    at.multiselect(key=state.EX_REPS).set_value([]).run()
+    none = dict(at.session_state[state.EX_LAST])
+    assert none["fused_sum"] != one["fused_sum"] and none["iou"] != one["iou"]
+    at.slider(key=state.EX_THRESHOLD).set_value(0.0).run()  # whole image: IoU = GT share
+    ok(at)
+    assert at.session_state[state.EX_LAST]["iou"] != none["iou"]
+    at.multiselect(key=state.EX_LAYERS).set_value(["layer4"]).run()
+    ok(at)
+
+
+def test_explorer_other_class_resets_representatives(app_env):
+    at = open_page("explorer")
+    ok(at)
+    at.selectbox(key=state.EX_CLASS).set_value("sofa").run()
+    ok(at)
+    assert "sofa" not in at.multiselect(key=state.EX_REPS).value
+    at.selectbox(key=state.EX_IMAGE).set_value(1).run()
+    ok(at)
+
+
+def test_results_page(app_env):
+    at = open_page("results")
+    ok(at)
+    assert len(at.get("plotly_chart")) == 4  # ablation, per class, curve, Table 1
+    df = at.dataframe[0].value
+    assert "tinynet" in df.columns and "S-1+A+F" in df.index
+    at.multiselect(key=state.RES_CURVE_MODES).set_value(["Baseline"]).run()
+    ok(at)
+
+
+def test_upload_validation():
+    import io
+
+    from PIL import Image
+
+    from repcam_app.uploads import MAX_BYTES, load_upload
+    from repcam_core.errors import ImageError
+
+    with pytest.raises(ImageError, match="not a readable image"):
+        load_upload(b"hello", "notes.txt", 32)
+    with pytest.raises(ImageError, match="limit is 20 MB"):
+        load_upload(b"\0" * (MAX_BYTES + 1), "big.png", 32)
+    buf = io.BytesIO()
+    Image.new("RGB", (8000, 6000)).save(buf, format="PNG")
+    with pytest.raises(ImageError, match="megapixels"):
+        load_upload(buf.getvalue(), "huge.png", 32)
+    buf = io.BytesIO()
+    Image.new("RGB", (50, 40), (200, 10, 10)).save(buf, format="JPEG")
+    img = load_upload(buf.getvalue(), "ok.jpg", 32)
+    assert img.shape == (3, 32, 32) and img.dtype.is_floating_point is False

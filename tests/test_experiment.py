@@ -1,0 +1,74 @@
+"""Modes, maps and the pairwise table on the tiny world."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import tiny_config
+from repcam_core.cam import fusion
+from repcam_core.errors import ConfigError
+from repcam_core.evaluate import IoUAccumulator
+from repcam_core.experiment import Experiment
+from repcam_core.method.modes import parse_mode
+from repcam_core.pipeline import Pipeline
+
+
+@pytest.fixture(scope="module")
+def exp(tiny_pipeline):
+    return Experiment(tiny_pipeline)
+
+
+def test_fused_mode_is_the_average_of_its_pair_maps(exp):
+    """S-1+A+F recomputed by hand from the cached pair maps gives the stored IoU."""
+    mode = parse_mode("S-1+A+F")
+    result = exp.evaluate_mode(mode)
+    p = exp.p
+    acc = IoUAccumulator(p.num_classes, (0.15,))
+    for c, comps in result.comparisons.items():
+        maps = torch.stack([exp.pair_maps(c, j)["multi"].float() for j in comps]).mean(0)
+        maps = (maps - maps.flatten(1).min(1).values[:, None, None])
+        maps = maps / (maps.flatten(1).max(1).values[:, None, None] + 1e-7)
+        acc.update(c, maps, p.eval_split.masks[p.eval_indices(c)])
+    np.testing.assert_allclose(acc.per_class(0), result.per_class, atol=1e-6)
+
+
+def test_s1_picks_one_class_per_cluster(exp):
+    res = exp.evaluate_mode(parse_mode("S-1+F"))
+    labels = exp.p.clustering().labels
+    for c, comps in res.comparisons.items():
+        assert c not in comps
+        assert sorted(labels[j] for j in comps) == sorted(set(labels[j] for j in comps))
+
+
+def test_pairwise_table_and_topk_oracle(exp):
+    table = exp.pairwise()["single"]
+    C = exp.p.num_classes
+    assert table.shape == (C, C) and np.isnan(np.diag(table)).all()
+    top1 = exp.evaluate_mode(parse_mode("Top1"))
+    # Top1 uses, per class, the single best binary model: its IoU is the row maximum
+    np.testing.assert_allclose(top1.per_class, np.nanmax(table, 1), atol=1e-6)
+
+
+def test_baseline_maps_are_normalised_and_cover_each_class_image(exp):
+    maps = exp.baseline_maps(0)["single"].float()
+    assert maps.shape[0] == len(exp.p.eval_indices(0))
+    assert maps.min() >= 0 and maps.max() <= 1.001
+
+
+def test_results_json_in_percent(exp):
+    res = exp.run(["Baseline", "S-1+A+F"])
+    data = res.to_json()
+    assert set(data["miou"]) == {"Baseline", "S-1+A+F"}
+    assert data["miou"]["Baseline"] == pytest.approx(100 * res.modes["Baseline"].miou, abs=0.01)
+    assert set(data["per_class"]["Baseline"]) == set(exp.p.class_names)
+
+
+def test_modes_out_of_range_fail_before_training(tmp_path):
+    exp = Experiment(Pipeline(tiny_config(), cache=tmp_path))
+    with pytest.raises(ConfigError, match="Rank position 17"):
+        exp.run(["Rank-a+F"])
+    with pytest.raises(ConfigError, match="k=7 is out of range for 6 classes"):
+        exp.run(["S-7+F"])
+    assert not (tmp_path / "multiclass").exists()

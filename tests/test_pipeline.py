@@ -1,0 +1,89 @@
+"""The pipeline on the tiny generated world: artifacts are built once, cached, and reused."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import tiny_config
+from repcam_core.errors import ConfigError, DatasetError, UnknownNameError
+from repcam_core.pipeline import Pipeline
+
+
+def test_similarity_rows_sum_to_image_counts(tiny_pipeline):
+    B = tiny_pipeline.similarity()
+    counts = [len(tiny_pipeline.single_label(c)) for c in range(tiny_pipeline.num_classes)]
+    assert B.shape == (6, 6)
+    # each training image contributes one unit of softmax mass to its class's row (eq. 2)
+    np.testing.assert_allclose(B.sum(1), counts, rtol=1e-5)
+
+
+def test_second_pipeline_loads_models_from_cache(tiny_pipeline, tiny_cache, monkeypatch):
+    tiny_pipeline.binary_model(0, 1)
+    again = Pipeline(tiny_config(), cache=tiny_cache)
+    import repcam_core.pipeline as mod
+
+    monkeypatch.setattr(mod, "fit", lambda *a, **k: pytest.fail("retrained a cached model"))
+    a = again.binary_model(1, 0)  # same unordered pair
+    b = tiny_pipeline.binary_model(0, 1)
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert ka == kb and torch.equal(va.cpu(), vb.cpu())
+    again.multiclass_model()
+    again.similarity()
+
+
+def test_model_artifact_stores_its_configuration(tiny_pipeline):
+    tiny_pipeline.binary_model(2, 3)
+    entry = tiny_pipeline.cache.entry("binary", tiny_pipeline.binary_key(2, 3))
+    manifest = json.loads((entry / "manifest.json").read_text())
+    assert manifest["key"]["pair"] == [2, 3]
+    assert manifest["key"]["train"]["stop_accuracy"] == 0.95
+    log = json.loads((entry / "train_log.json").read_text())
+    assert 1 <= log["epochs"] <= 2
+    assert log["stopped_early"] == (log["epochs"] < 2)
+    if log["epochs"] < 2:  # the stopping rule: stop after the first epoch above 0.95
+        assert log["accuracies"][-1] > 0.95
+
+
+def test_binary_model_training_stops_at_accuracy(tiny_cache):
+    p = Pipeline(tiny_config(train={"binary_max_epochs": 10, "binary_stop_accuracy": 0.5, "epochs": 3,
+                                    "batch_size": 16}), cache=tiny_cache)
+    p.binary_model(0, 4)
+    log = json.loads((p.cache.entry("binary", p.binary_key(0, 4)) / "train_log.json").read_text())
+    assert log["accuracies"][-1] > 0.5
+    assert all(a <= 0.5 for a in log["accuracies"][:-1])
+
+
+def test_clustering_respects_configuration(tiny_pipeline):
+    res = tiny_pipeline.clustering(3, 2, 0)
+    assert sorted(len(g) for g in res.clusters()) == [2, 2, 2]
+    with pytest.raises(ConfigError, match="cannot make 4 clusters of at least 2"):
+        tiny_pipeline.clustering(4, 2, 0)
+
+
+def test_unknown_backbone_is_rejected_before_any_work(tiny_cache):
+    with pytest.raises(UnknownNameError, match="unknown backbone 'resnet1'"):
+        Pipeline(tiny_config(backbone="resnet1"), cache=tiny_cache)
+
+
+def test_missing_dataset_directory(tmp_path):
+    p = Pipeline(tiny_config(dataset=str(tmp_path / "nope")), cache=tmp_path / "c")
+    with pytest.raises(DatasetError, match="nope"):
+        p.class_names
+
+
+def test_class_without_training_images(tmp_path, tiny_pipeline):
+    """A VOC-layout copy of the world whose train split lacks every image of class 0."""
+    import shutil
+
+    src = tiny_pipeline.dataset.root
+    dst = tmp_path / "voc"
+    shutil.copytree(src, dst)
+    keep = [i for i, lab in zip(tiny_pipeline.train_split.ids, tiny_pipeline.train_split.labels) if not lab[0]]
+    (dst / "ImageSets/Segmentation/train.txt").write_text("\n".join(keep) + "\n")
+    p = Pipeline(tiny_config(dataset=str(dst)), cache=tmp_path / "c")
+    with pytest.raises(DatasetError, match=f"no single-label training images for class\\(es\\): {p.class_names[0]}"):
+        p.multiclass_model()
