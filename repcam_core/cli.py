@@ -111,8 +111,8 @@ def _experiment(args: argparse.Namespace, p: Any):
     from repcam_core.executors import make_executor
     from repcam_core.experiment import Experiment
 
-    return Experiment(p).use_executor(make_executor(getattr(args, "executor", "local") or "local",
-                                                    getattr(args, "ray_address", None)))
+    return Experiment(p, executor=make_executor(getattr(args, "executor", "local") or "local",
+                                                getattr(args, "ray_address", None)))
 
 
 def _out(args: argparse.Namespace) -> Path:
@@ -305,7 +305,7 @@ def cmd_cache_clean(args: argparse.Namespace) -> int:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="repcam", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(prog="repcam", description="RepCAM: class activation maps by representative class selection and multi-layer fusion (the same core as the app, headless).")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     d = sub.add_parser("demo-data", help="generate the embedded dataset (VOC layout)")

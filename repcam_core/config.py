@@ -29,7 +29,7 @@ class TrainConfig:
 
     lr: float = 2e-3
     batch_size: int = 32
-    epochs: int = 40
+    epochs: int = 25
     weight_decay: float = 0.0
     plateau_patience: int = 5
     plateau_factor: float = 0.5
@@ -79,6 +79,9 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
+        if isinstance(self.train, Mapping):  # RunConfig(train={"epochs": 5}) as a convenience
+            object.__setattr__(self, "train", replace(TrainConfig(), **self.train))
+        _check(isinstance(self.train, TrainConfig), "train must be a TrainConfig or a mapping of its fields")
         _check(self.image_size >= 16, f"image size must be >= 16, got {self.image_size}")
         _check(self.n_clusters >= 1, f"number of clusters N must be >= 1, got {self.n_clusters}")
         _check(self.min_cluster_size >= 1, f"minimum cluster size must be >= 1, got {self.min_cluster_size}")

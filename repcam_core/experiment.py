@@ -92,8 +92,10 @@ class Results:
 class Experiment:
     """Computes, caches and evaluates maps for the modes of one configuration."""
 
-    def __init__(self, pipeline: Pipeline, thresholds: Sequence[float] | None = None) -> None:
+    def __init__(self, pipeline: Pipeline, thresholds: Sequence[float] | None = None,
+                 executor: Any = None) -> None:
         self.p = pipeline
+        self._executor = executor
         t = float(pipeline.config.threshold)
         curve = [float(x) for x in (DEFAULT_CURVE if thresholds is None else thresholds)]
         self.thresholds = sorted(set(curve) | {t})
@@ -139,13 +141,13 @@ class Experiment:
 
     def ensure_pairs(self, pairs: set[tuple[int, int]]) -> None:
         """Train (or load) each pair's binary model and cache both directions' maps, with progress,
-        through the executor set by :meth:`use_executor` (in this process by default)."""
+        through the executor given to the constructor (in this process by default)."""
         todo = sorted(p for p in pairs if not (self.has_pair_maps(*p) and self.has_pair_maps(p[1], p[0])))
         if not todo:
             return
         from repcam_core.executors import LocalExecutor
 
-        executor = getattr(self, "_executor", None) or LocalExecutor()
+        executor = self._executor or LocalExecutor()
         desc = "binary models (train + maps)" + ("" if executor.label == "local" else f" on {executor.label}")
         with self.p.progress.task(desc, len(todo)) as step:
             executor.run_pairs(self, todo, step)
@@ -196,12 +198,19 @@ class Experiment:
             return fusion.normalise(self.baseline_maps(c)[kind].float())
         return fusion.average(torch.stack([self.pair_maps(c, j)[kind] for j in comps]))
 
+    def pairwise_key(self) -> dict[str, Any]:
+        """Cache key of :meth:`pairwise` (every pair's binary model and maps at the threshold)."""
+        return {"maps": self._maps_key(self.p.binary_key(0, 1) | {"pair": "all"}, -1, -1),
+                "thresholds": [self.p.config.threshold]}
+
+    def has_pairwise(self) -> bool:
+        return self.p.cache.has("pairwise", self.pairwise_key())
+
     def pairwise(self) -> dict[str, np.ndarray]:
         """Table 1: IoU [C, C] of class c (row) with the binary model (c, j) alone, for the
         single-layer ("single") and multi-layer ("multi") maps; NaN diagonal. Trains every pair."""
         C = self.p.num_classes
-        key = {"maps": self._maps_key(self.p.binary_key(0, 1) | {"pair": "all"}, -1, -1),
-               "thresholds": [self.p.config.threshold]}
+        key = self.pairwise_key()
 
         def create(tmp: Path) -> None:
             self.p.check_training_data()
@@ -269,13 +278,7 @@ class Experiment:
         results = {m.name: self.evaluate_mode(m) for m in parsed}
         return Results(self.p.class_names, self.p.config.threshold, results, self.p.config.to_dict())
 
-    # ------------------------------------------- executors, WSSS evaluation
-    def use_executor(self, executor: Any) -> "Experiment":
-        """Run pair work (:meth:`ensure_pairs`) through ``executor`` (see
-        :mod:`repcam_core.executors`); returns self."""
-        self._executor = executor
-        return self
-
+    # ------------------------------------------------------ WSSS evaluation
     def evaluate_wsss(self, mode: Mode | str, bg_threshold: float = 0.15) -> dict[str, Any]:
         """The weakly-supervised segmentation convention (IRN-style): per evaluation image, the
         fused maps of its ground-truth classes, argmax over them and a constant background plane

@@ -157,16 +157,7 @@ def cached_pairwise(experiment) -> dict | None:
 
     ``experiment`` is a :class:`repcam_core.experiment.Experiment`.
     """
-    key_fn = getattr(experiment, "pairwise_key", None)
-    if key_fn is not None:
-        key = key_fn()
-    else:  # mirrors Experiment.pairwise()'s key
-        p = experiment.p
-        key = {"maps": experiment._maps_key(p.binary_key(0, 1) | {"pair": "all"}, -1, -1),
-               "thresholds": [p.config.threshold]}
-    if not experiment.p.cache.has("pairwise", key):
-        return None
-    return experiment.pairwise()
+    return experiment.pairwise() if experiment.has_pairwise() else None
 
 
 def expected_iou(pairwise, c: int, classes: Sequence[int]) -> float:

@@ -114,7 +114,7 @@ class Pipeline:
         common = {"batch_size": t.batch_size, "hflip": t.hflip, "seed": self.config.seed}
         if binary:
             return {**common, "lr": t.binary_lr, "max_epochs": t.binary_max_epochs,
-                    "stop_accuracy": t.binary_stop_accuracy, "init": t.binary_init}
+                    "stop_accuracy": t.binary_stop_accuracy, "init": t.binary_init, "head": "zero"}
         return {**common, "lr": t.lr, "epochs": t.epochs, "weight_decay": t.weight_decay,
                 "plateau": [t.plateau_patience, t.plateau_factor], "init": t.multiclass_init}
 
@@ -195,8 +195,9 @@ class Pipeline:
             import copy
 
             model = copy.deepcopy(self.multiclass_model()).cpu()
-            return replace_head(model, self.spec, 2, seed=seed)
-        return create_model(self.config.backbone, 2, init=init, seed=seed)
+        else:
+            model = create_model(self.config.backbone, 2, init=init, seed=seed)
+        return replace_head(model, self.spec, 2, seed=seed, zero=True)
 
     def _keep(self, name: str, model: nn.Module) -> None:
         self._models[name] = model

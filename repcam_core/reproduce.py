@@ -103,8 +103,7 @@ def reproduce(table: str, base: RunConfig, *, cache: Any = None, progress: Any =
         from repcam_core.experiment import Experiment
         from repcam_core.pipeline import Pipeline
 
-        exp = Experiment(Pipeline(config, cache=cache, progress=progress))
-        return exp.use_executor(executor) if executor is not None else exp
+        return Experiment(Pipeline(config, cache=cache, progress=progress), executor=executor)
 
     if table == "table1":
         return _table1(base, experiment)

@@ -33,7 +33,7 @@ def world(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def local_cache(world, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("local-cache")
-    exp = Experiment(Pipeline(tiny_config(dataset=str(world)), cache=root)).use_executor(LocalExecutor())
+    exp = Experiment(Pipeline(tiny_config(dataset=str(world)), cache=root), executor=LocalExecutor())
     exp.ensure_pairs(PAIRS)
     return root
 
@@ -71,7 +71,7 @@ def test_make_executor_names_and_errors():
 
 
 def test_ray_tasks_give_the_local_artifacts(world, local_cache, ray_local, tmp_path):
-    exp = Experiment(Pipeline(tiny_config(dataset=str(world)), cache=tmp_path)).use_executor(RayExecutor())
+    exp = Experiment(Pipeline(tiny_config(dataset=str(world)), cache=tmp_path), executor=RayExecutor())
     exp.ensure_pairs(PAIRS)
     _assert_same_artifacts(local_cache, tmp_path)
     assert all(exp.has_pair_maps(a, b) and exp.has_pair_maps(b, a) for a, b in PAIRS)
@@ -100,8 +100,8 @@ def test_a_worker_dying_mid_write_is_retried_and_leaves_no_partial_entry(world, 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     marker = tmp_path / "died"
     cache = tmp_path / "cache"
-    exp = Experiment(Pipeline(tiny_config(dataset=str(world)), cache=cache))
-    exp.use_executor(RayExecutor(max_retries=2, hook=_die_once_mid_write(str(marker))))
+    exp = Experiment(Pipeline(tiny_config(dataset=str(world)), cache=cache),
+                     executor=RayExecutor(max_retries=2, hook=_die_once_mid_write(str(marker))))
     exp.ensure_pairs(PAIRS)
     assert marker.exists()  # one worker did die
     leftovers = [p for p in (cache / "binary").iterdir() if ".tmp-" in p.name]

@@ -72,3 +72,22 @@ def test_modes_out_of_range_fail_before_training(tmp_path):
     with pytest.raises(ConfigError, match="k=7 is out of range for 6 classes"):
         exp.run(["S-7+F"])
     assert not (tmp_path / "multiclass").exists()
+
+
+def test_wsss_evaluation_with_background_always_winning(exp):
+    """bg_threshold 1.0: no map beats the background plane, so every pixel is predicted
+    background: class IoUs are 0 and the background IoU is the share of background pixels."""
+    res = exp.evaluate_wsss("S-1+F", bg_threshold=1.0)
+    masks = exp.p.eval_split.masks
+    valid = masks != 255
+    bg_share = float(((masks == 0) & valid).sum()) / float(valid.sum())
+    assert res["iou"][0] == pytest.approx(bg_share, abs=1e-6)
+    present = [c for c in range(exp.p.num_classes) if (masks == c + 1).any()]
+    assert all(res["iou"][c + 1] == 0 for c in present)
+
+
+def test_wsss_evaluation_is_between_extremes(exp):
+    low = exp.evaluate_wsss("S-1+A+F", bg_threshold=0.15)
+    assert 0 < low["miou"] <= 1 and len(low["iou"]) == exp.p.num_classes + 1
+    with pytest.raises(ConfigError, match="background threshold"):
+        exp.evaluate_wsss("S-1+F", bg_threshold=2)

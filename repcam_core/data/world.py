@@ -62,7 +62,7 @@ class WorldConfig:
     seed: int = 0
     n_families: int = 4
     classes_per_family: int = 5
-    train_per_class: int = 30
+    train_per_class: int = 60
     val_per_class: int = 12
     multi_object_fraction: float = 0.2
     width: int = 80

@@ -80,14 +80,22 @@ def get_module(model: nn.Module, path: str) -> nn.Module:
         raise ConfigError(f"model {type(model).__name__} has no layer {path!r}") from None
 
 
-def replace_head(model: nn.Module, spec: BackboneSpec, num_classes: int, seed: int | None = None) -> nn.Module:
-    """Swap the final Linear for a fresh one with ``num_classes`` outputs (in place; returns model)."""
+def replace_head(model: nn.Module, spec: BackboneSpec, num_classes: int, seed: int | None = None,
+                 zero: bool = False) -> nn.Module:
+    """Swap the final Linear for a fresh one with ``num_classes`` outputs (in place; returns model).
+
+    ``zero``: start the new head at zero, so every class weight the model ends up with was put
+    there by the training signal alone (the binary pair models use this: their Grad-CAM then
+    shows what separates the two classes, not a random projection left over from the init)."""
     old = get_module(model, spec.head)
     if not isinstance(old, nn.Linear):
         raise ConfigError(f"head {spec.head!r} of {spec.name} is not a Linear layer")
     if seed is not None:
         torch.manual_seed(seed)
     new = nn.Linear(old.in_features, num_classes).to(old.weight.device)
+    if zero:
+        nn.init.zeros_(new.weight)
+        nn.init.zeros_(new.bias)
     parent_path, _, leaf = spec.head.rpartition(".")
     parent = get_module(model, parent_path) if parent_path else model
     setattr(parent, leaf, new)

@@ -28,9 +28,13 @@ class BasicBlock(nn.Module):
 
 
 class TinyNet(nn.Module):
-    """Stem (stride 2) and four one-block stages at strides 2, 4, 8, 16 of the input.
+    """Stem (stride 2) and four one-block stages at strides 2, 4, 8 and 8 of the input.
 
-    For a 64x64 input the CAM layers ``layer1..layer4`` give 32, 16, 8 and 4 pixel maps.
+    The last stage keeps the resolution (output stride 8, as weakly-supervised segmentation
+    backbones do): on the embedded 64 px images an output stride of 16 leaves a 4x4 last layer
+    whose upsampled Grad-CAMs are blobs covering most of the image, for every method alike,
+    whereas 8x8 is about what ResNet's 7x7 is to a 224 px VOC image.
+    For a 64x64 input the CAM layers ``layer1..layer4`` give 32, 16, 8 and 8 pixel maps.
     Output: logits [B, num_classes].
     """
 
@@ -40,7 +44,7 @@ class TinyNet(nn.Module):
         self.layer1 = BasicBlock(widths[0], widths[0], 1)
         self.layer2 = BasicBlock(widths[0], widths[1], 2)
         self.layer3 = BasicBlock(widths[1], widths[2], 2)
-        self.layer4 = BasicBlock(widths[2], widths[3], 2)
+        self.layer4 = BasicBlock(widths[2], widths[3], 1)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(widths[3], num_classes)
         for m in self.modules():
