@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import TINY_WORLD, tiny_config
+from repcam_testing import TINY_WORLD, tiny_config
 from repcam_core.cache import ArtifactCache
 from repcam_core.errors import ConfigError
 from repcam_core.executors import LocalExecutor, RayExecutor, make_executor

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import tiny_config
+from repcam_testing import tiny_config
 from repcam_core.cam import fusion
 from repcam_core.errors import ConfigError
 from repcam_core.evaluate import IoUAccumulator

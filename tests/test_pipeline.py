@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import tiny_config
+from repcam_testing import tiny_config
 from repcam_core.errors import ConfigError, DatasetError, UnknownNameError
 from repcam_core.pipeline import Pipeline
 

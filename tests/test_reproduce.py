@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from conftest import tiny_config
+from repcam_testing import tiny_config
 from repcam_core import paper_tables as pt
 from repcam_core.cli import build_config, main, make_parser
 from repcam_core.reproduce import reproduce

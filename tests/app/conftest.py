@@ -15,13 +15,9 @@ import pytest
 
 
 def _tiny_config():
-    """tests/conftest.py's ``tiny_config`` (imported by path: both files are named conftest)."""
-    import importlib.util
+    from repcam_testing import tiny_config
 
-    spec = importlib.util.spec_from_file_location("repcam_tests_conftest", Path(__file__).parents[1] / "conftest.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.tiny_config()
+    return tiny_config()
 
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
