@@ -7,7 +7,8 @@ fresh subprocess each, its own empty cache) as images and classes grow.
 * classes for the pairwise table (mode All, every pair trained): expect ~quadratic.
 
 Time excludes generating the world (done first in the same subprocess); peak memory is the
-subprocess's ``ru_maxrss`` (whole process, including torch itself).
+subprocess's ``VmHWM`` (whole process, including torch itself; ``ru_maxrss`` would carry over the
+parent's size through fork + exec).
 """
 
 from __future__ import annotations
@@ -31,7 +32,14 @@ cfg = RunConfig(world=world, image_size=32, n_clusters=4, min_cluster_size=2, n_
 p = Pipeline(cfg, cache=cache)
 t0 = time.perf_counter(); p.train_split; p.eval_split; data_s = time.perf_counter() - t0
 t0 = time.perf_counter(); res = Experiment(p).run([mode]); run_s = time.perf_counter() - t0
-print(json.dumps({"data_s": data_s, "run_s": run_s, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+def peak_mb():
+    # VmHWM: this process image's peak RSS. ru_maxrss is not usable here: on Linux it survives
+    # exec, so a child forked from a large parent reports the parent's size.
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"data_s": data_s, "run_s": run_s, "peak_mb": peak_mb(),
                   "train_images": len(p.train_split), "classes": p.num_classes}))
 """
 
