@@ -205,6 +205,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from repcam_core.method.modes import PAPER_MODES, parse_modes
 
     modes = parse_modes(args.modes) if args.modes else parse_modes(",".join(PAPER_MODES))
+    if args.seeds:
+        return _run_seeds(args, modes)
     p = _pipeline(args)
     exp = _experiment(args, p)
     res = exp.run(modes)
@@ -235,6 +237,37 @@ def cmd_run(args: argparse.Namespace) -> int:
     if skipped:
         print(f"skipped {skipped} unreadable file(s): see results.json")
     print(f"wrote {out / 'results.csv'} and {out / 'results.json'}")
+    return 0
+
+
+def _run_seeds(args: argparse.Namespace, modes: list) -> int:
+    """``repcam run --seeds 0,1,2``: the whole experiment once per seed, then mean and sd."""
+    from repcam_core.errors import ConfigError
+    from repcam_core.experiment import aggregate_seeds
+
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        raise ConfigError(f"--seeds takes comma-separated integers, got {args.seeds!r}") from None
+    if not seeds:
+        raise ConfigError("--seeds is empty")
+    per_seed = {}
+    for seed in seeds:
+        args.seed = seed
+        p = _pipeline(args)
+        per_seed[seed] = _experiment(args, p).run(modes)
+    data = aggregate_seeds(per_seed)
+    out = _out(args)
+    _write(out / "results_seeds.json", json.dumps(data, indent=2))
+    if args.json:
+        print(json.dumps(data))
+        return 0
+    width = max(len(m) for m in data["miou"])
+    print(f"mIoU (%) at threshold {data['threshold']}, mean ± sd over seeds {', '.join(map(str, seeds))}:")
+    for m in data["miou"]:
+        runs = "  ".join(f"{data['per_seed'][str(s)][m]:6.2f}" for s in seeds)
+        print(f"  {m:<{width}}  {data['miou'][m]:6.2f} ± {data['miou_std'][m]:5.2f}   ({runs})")
+    print(f"wrote {out / 'results_seeds.json'}")
     return 0
 
 
@@ -330,6 +363,8 @@ def make_parser() -> argparse.ArgumentParser:
         if name == "run":
             sp.add_argument("--modes", default=None,
                             help="comma-separated, e.g. Baseline,S-1+F,S-1+A+F (default: all the paper's modes)")
+            sp.add_argument("--seeds", default=None, metavar="LIST",
+                            help="e.g. 0,1,2: run once per seed and report mean ± sd (overrides --seed)")
             sp.add_argument("--eval", choices=["paper", "wsss"], default="paper",
                             help="paper: per-class threshold mIoU (always); wsss: also the WSSS convention "
                                  "(argmax over the image's classes with a background threshold, bg included)")

@@ -57,6 +57,13 @@ class TrainConfig:
 class RunConfig:
     """One experiment: data, backbone, method settings and training.
 
+    ``cluster_restarts``: random initial partitions of the improved k-means; the one with the
+    highest within-cluster average similarity is kept (1 is the paper's single run).
+    ``similarity_holdout``: share of each class's single-label training images kept out of the
+    training of B's multi-class model and used to compute B. A model that fits its training set
+    puts almost no softmax mass off the diagonal on those images (B is then mostly noise); on
+    unseen images B shows the class structure. 0 computes B on the training images themselves.
+
     ``dataset`` is ``"embedded"`` (the generated world, the default), a VOC-layout directory
     (``PATH`` or ``voc:PATH``) or a COCO directory (``coco:PATH``).
     """
@@ -70,7 +77,9 @@ class RunConfig:
     seed: int = 0
     n_clusters: int = 4
     min_cluster_size: int = 4
+    cluster_restarts: int = 10
     n_random: int = 4
+    similarity_holdout: float = 0.3
     threshold: float = 0.15
     cam_method: str = "gradcam"
     device: str = "auto"
@@ -85,7 +94,10 @@ class RunConfig:
         _check(self.image_size >= 16, f"image size must be >= 16, got {self.image_size}")
         _check(self.n_clusters >= 1, f"number of clusters N must be >= 1, got {self.n_clusters}")
         _check(self.min_cluster_size >= 1, f"minimum cluster size must be >= 1, got {self.min_cluster_size}")
+        _check(self.cluster_restarts >= 1, f"cluster restarts must be >= 1, got {self.cluster_restarts}")
         _check(self.n_random >= 1, f"number of random classes must be >= 1, got {self.n_random}")
+        _check(0.0 <= self.similarity_holdout < 1.0,
+               f"similarity holdout must be in [0, 1), got {self.similarity_holdout}")
         _check(0.0 <= self.threshold <= 1.0, f"threshold must be in [0, 1], got {self.threshold}")
         _check(self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
                f"device must be auto, cpu or cuda, got {self.device!r}")

@@ -330,6 +330,26 @@ class Experiment:
         return self.p.cache.get_or_create("wsss", key, create, load)
 
 
+def aggregate_seeds(per_seed: dict[int, Results]) -> dict[str, Any]:
+    """Mean and standard deviation over seeds of each mode's mIoU and per-class IoU (percent).
+
+    Training a small network is noisy; a claim about modes should rest on several seeds."""
+    first = next(iter(per_seed.values()))
+    modes = list(first.modes)
+    miou = {m: np.array([100 * r.modes[m].miou for r in per_seed.values()]) for m in modes}
+    per_class = {m: np.nanmean([100 * r.modes[m].per_class for r in per_seed.values()], 0) for m in modes}
+    return {
+        "threshold": first.threshold,
+        "classes": list(first.class_names),
+        "seeds": list(per_seed),
+        "miou": {m: round(float(v.mean()), 2) for m, v in miou.items()},
+        "miou_std": {m: round(float(v.std(ddof=1)) if len(v) > 1 else 0.0, 2) for m, v in miou.items()},
+        "per_seed": {str(s): {m: round(100 * r.modes[m].miou, 2) for m in modes} for s, r in per_seed.items()},
+        "per_class": {m: {n: round(float(v), 2) for n, v in zip(first.class_names, per_class[m])} for m in modes},
+        "config": first.config,
+    }
+
+
 def _load_maps(path: Path) -> dict[str, torch.Tensor]:
     return load_file(str(path / "maps.safetensors"))
 

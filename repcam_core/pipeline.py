@@ -118,9 +118,26 @@ class Pipeline:
         return {**common, "lr": t.lr, "epochs": t.epochs, "weight_decay": t.weight_decay,
                 "plateau": [t.plateau_patience, t.plateau_factor], "init": t.multiclass_init}
 
-    def multiclass_key(self, backbone: str | None = None) -> dict[str, Any]:
-        return {"data": self.data_key, "backbone": backbone or self.config.backbone,
-                "train": self._train_key(binary=False)}
+    def multiclass_key(self, backbone: str | None = None, holdout: float = 0.0) -> dict[str, Any]:
+        key = {"data": self.data_key, "backbone": backbone or self.config.backbone,
+               "train": self._train_key(binary=False)}
+        if holdout > 0:
+            key["holdout"] = holdout
+        return key
+
+    def holdout_split(self, c: int, holdout: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """Class ``c``'s single-label training images split into (fit, held out), the held-out
+        share ``holdout`` drawn with the configuration's seed (at least one image on each side
+        when the class has two or more; with one image both sides use it)."""
+        idx = self.single_label(c)
+        if holdout <= 0 or len(idx) == 0:
+            return idx, idx
+        if len(idx) == 1:
+            return idx, idx
+        g = torch.Generator().manual_seed(self.config.seed * 1000 + c)
+        perm = idx[torch.randperm(len(idx), generator=g)]
+        n_out = min(len(idx) - 1, max(1, round(holdout * len(idx))))
+        return perm[n_out:], perm[:n_out]
 
     def binary_key(self, a: int, b: int) -> dict[str, Any]:
         a, b = sorted((a, b))
@@ -130,19 +147,21 @@ class Pipeline:
             key["init_from"] = self.multiclass_key()
         return key
 
-    def multiclass_model(self, backbone: str | None = None) -> nn.Module:
-        """The multi-class classifier on single-label training images (B and the Baseline)."""
+    def multiclass_model(self, backbone: str | None = None, holdout: float = 0.0) -> nn.Module:
+        """The multi-class classifier on single-label training images (the Baseline; B's model
+        is trained without the ``holdout`` share of each class, on which B is then computed)."""
         backbone = backbone or self.config.backbone
-        key = self.multiclass_key(backbone)
-        name = f"multiclass:{backbone}"
+        key = self.multiclass_key(backbone, holdout)
+        name = f"multiclass:{backbone}:{holdout}"
         with self._lock:
             if name in self._models:
                 return self._models[name]
 
             def create(tmp: Path) -> None:
                 self.check_training_data()
-                idx = torch.cat([self.single_label(c) for c in range(self.num_classes)])
-                targets = torch.cat([torch.full((len(self.single_label(c)),), c) for c in range(self.num_classes)])
+                parts = [self.holdout_split(c, holdout)[0] for c in range(self.num_classes)]
+                idx = torch.cat(parts)
+                targets = torch.cat([torch.full((len(part),), c) for c, part in enumerate(parts)])
                 t = self.config.train
                 model = create_model(backbone, self.num_classes, init=t.multiclass_init, seed=self.config.seed)
                 with self.progress.task(f"multi-class {backbone} (epochs)", t.epochs) as step:
@@ -208,15 +227,20 @@ class Pipeline:
 
     # ------------------------------------------------------- similarity, S
     def similarity_key(self) -> dict[str, Any]:
-        return {"model": self.multiclass_key(self.config.sim_backbone), "on": "train-single-label"}
+        h = self.config.similarity_holdout
+        return {"model": self.multiclass_key(self.config.sim_backbone, h),
+                "on": "train-single-label" + (f"-heldout-{h}" if h > 0 else "")}
 
     def similarity(self) -> np.ndarray:
-        """B (eq. 2) [C, C]: summed softmax mass of class i's training images on class j."""
+        """B (eq. 2) [C, C]: summed softmax mass of class i's images on class j, over the held-out
+        share of the single-label training images (``similarity_holdout``; all of them when 0)."""
 
         def create(tmp: Path) -> None:
-            model = self.multiclass_model(self.config.sim_backbone)
-            idx = torch.cat([self.single_label(c) for c in range(self.num_classes)])
-            labels = np.concatenate([np.full(len(self.single_label(c)), c) for c in range(self.num_classes)])
+            h = self.config.similarity_holdout
+            model = self.multiclass_model(self.config.sim_backbone, h)
+            parts = [self.holdout_split(c, h)[1] for c in range(self.num_classes)]
+            idx = torch.cat(parts)
+            labels = np.concatenate([np.full(len(part), c) for c, part in enumerate(parts)])
             probs = predict_proba(model, self.train_split.images[idx], self.device).numpy()
             B = similarity_matrix(probs, labels)
             (tmp / "similarity.json").write_text(json.dumps({"B": B.tolist(), "classes": list(self.class_names)}))
@@ -225,7 +249,8 @@ class Pipeline:
                                         lambda p: np.array(json.loads((p / "similarity.json").read_text())["B"]))
 
     def clustering_key(self, n_clusters: int, min_size: int, seed: int) -> dict[str, Any]:
-        return {"similarity": self.similarity_key(), "n": n_clusters, "min_size": min_size, "seed": seed}
+        return {"similarity": self.similarity_key(), "n": n_clusters, "min_size": min_size, "seed": seed,
+                "restarts": self.config.cluster_restarts}
 
     def clustering(self, n_clusters: int | None = None, min_size: int | None = None,
                    seed: int | None = None) -> ClusterResult:
@@ -235,7 +260,7 @@ class Pipeline:
         s = self.config.seed if seed is None else seed
 
         def create(tmp: Path) -> None:
-            res = improved_kmeans(self.similarity(), n, min_size=m, seed=s)
+            res = improved_kmeans(self.similarity(), n, min_size=m, seed=s, n_init=self.config.cluster_restarts)
             (tmp / "clustering.json").write_text(json.dumps({
                 "labels": res.labels.tolist(), "iterations": res.iterations, "converged": res.converged,
                 "moves": res.moves}))

@@ -96,3 +96,15 @@ def test_unreadable_image_is_skipped_and_counted(world, tmp_path, capsys):
     assert f"{victim}.jpg" in out.err
     data = json.loads((tmp_path / "o" / "results.json").read_text())
     assert any(victim in f for f in data["skipped_files"])
+
+
+def test_run_over_seeds_reports_mean_and_sd(world, tmp_path, capsys):
+    args = ["run", "--dataset", str(world), "--cache", str(tmp_path / "c"), "--out", str(tmp_path / "o"),
+            "--modes", "Baseline,S-1+A+F", "--seeds", "0,1", "--json", *TINY]
+    assert main(args) == 0
+    data = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert data["seeds"] == [0, 1]
+    for mode in ("Baseline", "S-1+A+F"):
+        runs = [data["per_seed"][s][mode] for s in ("0", "1")]
+        assert data["miou"][mode] == pytest.approx(sum(runs) / 2, abs=0.01)
+    assert main(["run", "--seeds", "a,b", "--cache", str(tmp_path / "c")]) == 2

@@ -13,12 +13,24 @@ from repcam_core.errors import ConfigError, DatasetError, UnknownNameError
 from repcam_core.pipeline import Pipeline
 
 
-def test_similarity_rows_sum_to_image_counts(tiny_pipeline):
+def test_similarity_rows_sum_to_held_out_image_counts(tiny_pipeline):
     B = tiny_pipeline.similarity()
-    counts = [len(tiny_pipeline.single_label(c)) for c in range(tiny_pipeline.num_classes)]
+    h = tiny_pipeline.config.similarity_holdout
+    counts = [len(tiny_pipeline.holdout_split(c, h)[1]) for c in range(tiny_pipeline.num_classes)]
     assert B.shape == (6, 6)
-    # each training image contributes one unit of softmax mass to its class's row (eq. 2)
+    # each held-out image contributes one unit of softmax mass to its class's row (eq. 2)
     np.testing.assert_allclose(B.sum(1), counts, rtol=1e-5)
+
+
+def test_holdout_split_is_disjoint_and_covers_the_class(tiny_pipeline):
+    for c in range(tiny_pipeline.num_classes):
+        fit_idx, held = tiny_pipeline.holdout_split(c, 0.3)
+        everything = set(tiny_pipeline.single_label(c).tolist())
+        assert set(fit_idx.tolist()).isdisjoint(held.tolist())
+        assert set(fit_idx.tolist()) | set(held.tolist()) == everything
+        assert len(held) == max(1, round(0.3 * len(everything)))
+    same, same2 = tiny_pipeline.holdout_split(0, 0.0)
+    assert torch.equal(same, same2)
 
 
 def test_second_pipeline_loads_models_from_cache(tiny_pipeline, tiny_cache, monkeypatch):
