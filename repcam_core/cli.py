@@ -122,14 +122,9 @@ def _out(args: argparse.Namespace) -> Path:
 
 
 def _write(path: Path, text: str) -> None:
-    from repcam_core.cache import write_json_atomic  # noqa: F401  (same atomic rename idea)
-    import os
-    import tempfile
+    from repcam_core.cache import write_text_atomic
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    write_text_atomic(path, text)
 
 
 # ------------------------------------------------------------------ commands
@@ -182,7 +177,6 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
 
 def cmd_pairs(args: argparse.Namespace) -> int:
-    from repcam_core.experiment import Experiment
     from repcam_core.tables import pairwise_table_csv
 
     p = _pipeline(args)
@@ -201,7 +195,6 @@ def cmd_pairs(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from repcam_core.experiment import Experiment
     from repcam_core.method.modes import PAPER_MODES, parse_modes
 
     modes = parse_modes(args.modes) if args.modes else parse_modes(",".join(PAPER_MODES))

@@ -12,7 +12,7 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
-from repcam_testing import TINY_WORLD, tiny_config  # noqa: E402,F401  (re-exported for fixtures)
+from repcam_testing import tiny_config  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from repcam_testing import tiny_config
-from repcam_core.cam import fusion
 from repcam_core.errors import ConfigError
 from repcam_core.evaluate import IoUAccumulator
 from repcam_core.experiment import Experiment

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from repcam_core.data.voc import _open_image
+from repcam_core.data.voc import read_rgb
 from repcam_core.errors import DatasetError, ImageError
 
 SINGLE_SUFFIX = "-single"
@@ -186,12 +186,7 @@ class COCODataset:
     # --------------------------------------------------------------------- items
     def load_image(self, image_id: str) -> np.ndarray:
         """The RGB image, ``uint8 [H, W, 3]``; ImageError naming the file if unreadable."""
-        path = self.image_path(image_id)
-        with _open_image(path) as im:
-            try:
-                return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
-            except (OSError, ValueError) as exc:
-                raise ImageError(f"cannot decode image {path}: {exc}") from exc
+        return read_rgb(self.image_path(image_id))
 
     def image_labels(self, split: str, image_id: str) -> np.ndarray:
         """``bool [C]``: every category annotated on the image (crowd annotations included)."""

@@ -199,12 +199,7 @@ class VOCDataset:
 
     def load_image(self, image_id: str) -> np.ndarray:
         """The RGB image, ``uint8 [H, W, 3]``; ImageError naming the file if unreadable."""
-        path = self.image_path(image_id)
-        with _open_image(path) as im:
-            try:
-                return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
-            except (OSError, ValueError) as exc:
-                raise ImageError(f"cannot decode image {path}: {exc}") from exc
+        return read_rgb(self.image_path(image_id))
 
     def load_mask(self, image_id: str, split: str | None = None) -> np.ndarray:
         """The label mask, ``uint8 [H, W]``: palette indices (0 bg, 1..C, 255 void).
@@ -230,6 +225,15 @@ class VOCDataset:
             except (OSError, ValueError) as exc:
                 raise ImageError(f"cannot decode mask {path}: {exc}") from exc
             raise ImageError(f"mask {path} has unsupported mode {im.mode!r} (expected P, L or RGB)")
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """The RGB image at ``path``, ``uint8 [H, W, 3]``; ImageError naming the file if unreadable."""
+    with _open_image(path) as im:
+        try:
+            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+        except (OSError, ValueError) as exc:
+            raise ImageError(f"cannot decode image {path}: {exc}") from exc
 
 
 def _open_image(path: Path) -> Image.Image:
