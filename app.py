@@ -6,7 +6,11 @@ import streamlit as st
 
 st.set_page_config(page_title="RepCAM", page_icon=":material/local_fire_department:", layout="wide")
 
+from pathlib import Path  # noqa: E402
+
 from repcam_app import state  # noqa: E402  (after set_page_config)
+
+st.logo(str(Path(__file__).parent / "assets" / "logo.svg"))
 
 state.init()
 

@@ -29,7 +29,7 @@ class TrainConfig:
 
     lr: float = 2e-3
     batch_size: int = 32
-    epochs: int = 25
+    epochs: int = 15
     weight_decay: float = 0.0
     plateau_patience: int = 5
     plateau_factor: float = 0.5
