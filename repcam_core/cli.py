@@ -44,6 +44,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--clusters", type=int, default=None, dest="n_clusters", help="N clusters (default 4)")
     g.add_argument("--min-cluster-size", type=int, default=None)
     g.add_argument("--threshold", type=float, default=None, help="CAM threshold (default 0.15)")
+    g.add_argument("--classes", default=None,
+                   help="auto (the classes with single-label training images, for partial data) or "
+                        "comma-separated class names (default: every class)")
     t = p.add_argument_group("training")
     t.add_argument("--epochs", type=int, default=None, help="multi-class epochs")
     t.add_argument("--binary-epochs", type=int, default=None, dest="binary_max_epochs", help="binary max epochs")
@@ -67,7 +70,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 _RUN_FIELDS = ("dataset", "backbone", "similarity_backbone", "cam_method", "device", "seed", "image_size",
-               "train_split", "eval_split", "n_clusters", "min_cluster_size", "threshold")
+               "train_split", "eval_split", "n_clusters", "min_cluster_size", "threshold", "classes")
 _TRAIN_FIELDS = ("epochs", "binary_max_epochs", "batch_size", "lr", "binary_lr", "binary_init")
 
 

@@ -57,6 +57,8 @@ class TrainConfig:
 class RunConfig:
     """One experiment: data, backbone, method settings and training.
 
+    ``classes``: "" (every class of the dataset), "auto" (the classes that have single-label
+    training images: for partial real data) or comma-separated class names.
     ``cluster_restarts``: random initial partitions of the improved k-means; the one with the
     highest within-cluster average similarity is kept (1 is the paper's single run).
     ``similarity_holdout``: share of each class's single-label training images kept out of the
@@ -82,6 +84,7 @@ class RunConfig:
     similarity_holdout: float = 0.3
     threshold: float = 0.15
     cam_method: str = "gradcam"
+    classes: str = ""
     device: str = "auto"
     preset: str = "embedded"
     world: Mapping[str, Any] = field(default_factory=dict)

@@ -24,7 +24,7 @@ from repcam_core.cache import ArtifactCache
 from repcam_core.config import RunConfig
 from repcam_core.data.dataset import Split, load_split
 from repcam_core.data.sources import open_dataset
-from repcam_core.errors import ConfigError, DatasetError
+from repcam_core.errors import ConfigError, DatasetError, UnknownNameError
 from repcam_core.method.clustering import ClusterResult, improved_kmeans
 from repcam_core.method.similarity import similarity_matrix
 from repcam_core.models.backbones import BACKBONES, BackboneSpec, create_model, replace_head
@@ -59,17 +59,40 @@ class Pipeline:
 
     @property
     def class_names(self) -> tuple[str, ...]:
-        return tuple(self.dataset.class_names)
+        names = tuple(self.dataset.class_names)
+        return names if self.class_subset is None else tuple(names[c] for c in self.class_subset)
+
+    @cached_property
+    def class_subset(self) -> list[int] | None:
+        """Dataset class indices this configuration uses (None: all of them); see RunConfig.classes."""
+        spec = self.config.classes.strip()
+        if not spec:
+            return None
+        names = list(self.dataset.class_names)
+        if spec == "auto":
+            counts = self._split(self.config.train_split, subset=False).single_label_counts()
+            keep = [c for c, n in enumerate(counts) if n > 0]
+        else:
+            wanted = [n.strip() for n in spec.split(",") if n.strip()]
+            unknown = [n for n in wanted if n not in names]
+            if unknown:
+                raise UnknownNameError(f"unknown class(es) {', '.join(map(repr, unknown))}; the dataset has: "
+                                       f"{', '.join(names)}")
+            keep = [names.index(n) for n in dict.fromkeys(wanted)]
+        if len(keep) < 2:
+            raise DatasetError(f"--classes {spec!r} leaves {len(keep)} class(es) of {self.dataset.root}; "
+                               f"at least 2 are needed")
+        return keep
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
 
-    def _split(self, name: str) -> Split:
+    def _split(self, name: str, subset: bool = True) -> Split:
         with self.progress.task(f"decoding {name} images", 1) as step:
             split = load_split(self.dataset, name, self.config.image_size, cache_dir=self.cache.root / "decoded")
             step(1)
-        return split
+        return split.subset(self.class_subset) if subset and self.class_subset is not None else split
 
     @cached_property
     def train_split(self) -> Split:

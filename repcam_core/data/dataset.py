@@ -21,7 +21,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Sequence, Any, Callable
 
 import numpy as np
 import torch
@@ -46,6 +46,7 @@ class Split:
     class_names: tuple[str, ...]
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file path, reason)
     has_masks: bool = True  # False: image-level labels only; ``masks`` is all void (255)
+    other_labels: torch.Tensor | None = None  # bool [N]: labelled with a class outside this subset
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -61,7 +62,10 @@ class Split:
     def single_label_indices(self, c: int) -> torch.Tensor:
         """``int64 [K]``: indices of the images whose label set is exactly ``{c}``."""
         self._check_class(c)
-        return torch.nonzero(self.labels[:, c] & (self.labels.sum(1) == 1)).flatten()
+        single = self.labels[:, c] & (self.labels.sum(1) == 1)
+        if self.other_labels is not None:
+            single &= ~self.other_labels
+        return torch.nonzero(single).flatten()
 
     def class_indices(self, c: int) -> torch.Tensor:
         """``int64 [K]``: indices of the images whose labels contain ``c``."""
@@ -70,8 +74,28 @@ class Split:
 
     def single_label_counts(self) -> list[int]:
         """Per class, the number of images labelled with that class only."""
-        single = self.labels & (self.labels.sum(1, keepdim=True) == 1)
-        return [int(n) for n in single.sum(0)]
+        return [len(self.single_label_indices(c)) for c in range(self.num_classes)]
+
+    def subset(self, keep: Sequence[int]) -> "Split":
+        """The same images restricted to classes ``keep`` (renumbered 0..K-1 in that order).
+
+        Pixels of the other classes become void (255, ignored by every metric) and images that
+        carry another class are never single-label (so they are not used for training)."""
+        keep = [int(c) for c in keep]
+        for c in keep:
+            self._check_class(c)
+        lut = torch.full((256,), 255, dtype=torch.uint8)
+        lut[0] = 0
+        for new, old in enumerate(keep):
+            lut[old + 1] = new + 1
+        dropped = [c for c in range(self.num_classes) if c not in keep]
+        other = self.labels[:, dropped].any(1) if dropped else torch.zeros(len(self.ids), dtype=torch.bool)
+        if self.other_labels is not None:
+            other |= self.other_labels
+        masks = lut[self.masks.long()] if self.has_masks else self.masks
+        return Split(ids=self.ids, images=self.images, masks=masks, labels=self.labels[:, keep],
+                     class_names=tuple(self.class_names[c] for c in keep), skipped=self.skipped,
+                     has_masks=self.has_masks, other_labels=other)
 
 
 def _has_masks(dataset: Any, split: str | None) -> bool:
