@@ -225,17 +225,9 @@ def _grid_csv(rows: list[str], columns: list[str], values: dict[str, dict[str, N
 
 
 def _write_text(path: Path, text: str) -> None:
-    import os
-    import tempfile
+    from repcam_core.cache import write_text_atomic
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, text)
 
 
 __all__ = ["TABLES", "Reproduction", "reproduce"]

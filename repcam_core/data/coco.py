@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from repcam_core.data.voc import read_rgb
+from repcam_core.data.voc import digest_files, read_rgb
 from repcam_core.errors import DatasetError, ImageError
 
 SINGLE_SUFFIX = "-single"
@@ -176,11 +176,7 @@ class COCODataset:
         digest.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
         for image_id in self.split_ids(split):
             digest.update(image_id.encode())
-            try:
-                st = self.image_path(image_id).stat()
-                digest.update(f"|{st.st_size}:{st.st_mtime_ns}".encode())
-            except OSError:
-                digest.update(b"|missing")
+            digest_files(digest, [self.image_path(image_id)])
         return digest.hexdigest()[:16]
 
     # --------------------------------------------------------------------- items

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any, Iterable
 
 import numpy as np
 from PIL import Image
@@ -189,12 +190,7 @@ class VOCDataset:
         digest.update(f"\0{split}\0".encode())
         for image_id in self.split_ids(split):
             digest.update(image_id.encode())
-            for path in self._split_files(split, image_id):
-                try:
-                    st = path.stat()
-                    digest.update(f"|{st.st_size}:{st.st_mtime_ns}".encode())
-                except OSError:
-                    digest.update(b"|missing")
+            digest_files(digest, self._split_files(split, image_id))
         return digest.hexdigest()[:16]
 
     def load_image(self, image_id: str) -> np.ndarray:
@@ -225,6 +221,16 @@ class VOCDataset:
             except (OSError, ValueError) as exc:
                 raise ImageError(f"cannot decode mask {path}: {exc}") from exc
             raise ImageError(f"mask {path} has unsupported mode {im.mode!r} (expected P, L or RGB)")
+
+
+def digest_files(digest: Any, paths: Iterable[Path]) -> None:
+    """Feed each file's size and mtime (or a marker when missing) into ``digest``."""
+    for path in paths:
+        try:
+            st = path.stat()
+            digest.update(f"|{st.st_size}:{st.st_mtime_ns}".encode())
+        except OSError:
+            digest.update(b"|missing")
 
 
 def read_rgb(path: Path) -> np.ndarray:
