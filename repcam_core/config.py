@@ -35,7 +35,7 @@ class TrainConfig:
     plateau_factor: float = 0.5
     hflip: bool = True
     multiclass_init: BinaryInit = "scratch"
-    binary_lr: float = 1e-3
+    binary_lr: float = 1e-4
     binary_max_epochs: int = 10
     binary_stop_accuracy: float = 0.95
     binary_init: BinaryInit = "multiclass"
