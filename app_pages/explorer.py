@@ -56,9 +56,9 @@ layer_names = list(expl.layer_names)
 # Representative classes: defaults from the Clustering page's rule; reset when the target changes.
 B = p.similarity() if p.cache.has("similarity", p.similarity_key()) else None
 others = [n for n in names if n != names[c]]
-if ss.get("ex_reps_for") != c or any(r not in others for r in ss.get(state.EX_REPS) or []):
+if ss.get(state.EX_REPS_FOR) != c or any(r not in others for r in ss.get(state.EX_REPS) or []):
     ss[state.EX_REPS] = [names[j] for j in (representatives(p, B, c) if B is not None else [])]
-    ss["ex_reps_for"] = c
+    ss[state.EX_REPS_FOR] = c
 ss.setdefault(state.EX_LAYERS, layer_names)
 if any(n not in layer_names for n in ss[state.EX_LAYERS]):
     ss[state.EX_LAYERS] = layer_names

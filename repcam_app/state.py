@@ -37,6 +37,7 @@ EX_CLASS = "ex_class"
 EX_IMAGE = "ex_image"                 # index into the class's evaluation images
 EX_UPLOAD = "ex_upload"
 EX_REPS = "ex_reps"                   # chosen representative classes (class names)
+EX_REPS_FOR = "ex_reps_for"           # the target class EX_REPS was chosen for
 EX_LAYERS = "ex_layers"               # chosen layer names
 EX_THRESHOLD = "ex_threshold"
 EX_MULTILAYER = "ex_multilayer"

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from repcam_core.data.voc import digest_files, read_rgb
+from repcam_core.data.voc import check_class_names, digest_files, read_rgb
 from repcam_core.errors import DatasetError, ImageError
 
 SINGLE_SUFFIX = "-single"
@@ -82,10 +82,7 @@ class COCODataset:
             raise DatasetError(f"{path} lists no categories")
         cats = sorted(cats, key=lambda c: int(c["id"]))
         names = tuple(str(c["name"]) for c in cats)
-        if len(set(names)) != len(names):
-            raise DatasetError(f"{path} lists a category name twice")
-        if len(names) > 254:
-            raise DatasetError(f"{path} lists {len(names)} categories; at most 254 fit in a mask")
+        check_class_names(names, path, noun="category")
         return [int(c["id"]) for c in cats], names
 
     @property

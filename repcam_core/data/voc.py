@@ -76,10 +76,7 @@ class VOCDataset:
         names = tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
         if not names:
             raise DatasetError(f"{path} lists no class names")
-        if len(set(names)) != len(names):
-            raise DatasetError(f"{path} lists a class name twice")
-        if len(names) > 254:
-            raise DatasetError(f"{path} lists {len(names)} classes; at most 254 fit in a mask")
+        check_class_names(names, path)
         return names
 
     @property
@@ -221,6 +218,15 @@ class VOCDataset:
             except (OSError, ValueError) as exc:
                 raise ImageError(f"cannot decode mask {path}: {exc}") from exc
             raise ImageError(f"mask {path} has unsupported mode {im.mode!r} (expected P, L or RGB)")
+
+
+def check_class_names(names: tuple[str, ...], path: Path, noun: str = "class") -> None:
+    """DatasetError when ``names`` (read from ``path``) repeat a name or do not fit in a uint8 mask."""
+    if len(set(names)) != len(names):
+        raise DatasetError(f"{path} lists a {noun} name twice")
+    if len(names) > 254:
+        raise DatasetError(f"{path} lists {len(names)} {'categories' if noun == 'category' else 'classes'}; "
+                           f"at most 254 fit in a mask")
 
 
 def digest_files(digest: Any, paths: Iterable[Path]) -> None:
