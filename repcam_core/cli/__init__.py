@@ -1,0 +1,63 @@
+"""``repcam``: the same core, headless, for batch experiments.
+
+Every experiment command shares the options that make a :class:`RunConfig` (``common.py``);
+each command family lives in its own module with a ``register(subparsers)`` function, and
+:func:`make_parser` asks each of :data:`COMMAND_MODULES` in turn. Artifacts go to the cache
+(``--cache``, default the user's cache directory) so a rerun recomputes nothing and an
+interrupted run resumes. User errors print one line and exit 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import warnings
+from typing import Any, Sequence
+
+from repcam_core.cli.common import build_config
+from repcam_core.errors import RepCAMError
+
+EXIT_USER_ERROR = 2
+
+COMMAND_MODULES: tuple[str, ...] = (
+    "repcam_core.cli.data_cmds",        # demo-data, weights
+    "repcam_core.cli.experiment_cmds",  # similarity, cluster, pairs, run
+    "repcam_core.cli.reproduce_cmd",    # reproduce
+    "repcam_core.cli.cache_cmds",       # cache
+)
+"""Modules that add sub-commands (each has ``register(subparsers)``); order = ``--help`` order."""
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="repcam", description="RepCAM: class activation maps by representative "
+                                     "class selection and multi-layer fusion (the same core as the app, headless).")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.showwarning = _show_warning
+            return int(args.fn(args))
+    except RepCAMError as exc:
+        print(f"repcam: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("repcam: interrupted; finished artifacts are cached, run the same command to resume", file=sys.stderr)
+        return 130
+
+
+def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
+                  line: str | None = None) -> None:
+    """Warnings (e.g. a skipped unreadable image) as one line on stderr, no source location."""
+    print(f"repcam: warning: {message}", file=sys.stderr)
+
+
+__all__ = ["main", "make_parser", "build_config", "EXIT_USER_ERROR"]

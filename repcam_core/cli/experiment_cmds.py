@@ -1,0 +1,160 @@
+"""``repcam similarity | cluster | pairs | run``: the method's steps and the ablation table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Callable
+
+from repcam_core.cli.common import add_common, make_experiment, make_pipeline, out_dir, pct, write
+
+
+def cmd_similarity(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from repcam_core.method.selection import similarity_order
+
+    p = make_pipeline(args)
+    B = p.similarity()
+    names = p.class_names
+    out = out_dir(args)
+    rows = ["class," + ",".join(names)] + [f"{n}," + ",".join(f"{v:.4f}" for v in B[i]) for i, n in enumerate(names)]
+    write(out / "similarity.csv", "\n".join(rows) + "\n")
+    if args.json:
+        print(json.dumps({"classes": list(names), "B": np.round(B, 6).tolist()}))
+        return 0
+    print("Most similar classes (B row order, Fig. 3):")
+    for i, n in enumerate(names):
+        order = similarity_order(B, i)[:5]
+        print(f"  {n:>14}: " + ", ".join(f"{names[j]} ({B[i, j]:.2f})" for j in order))
+    print(f"wrote {out / 'similarity.csv'}")
+    return 0
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    p = make_pipeline(args)
+    res = p.clustering()
+    names = p.class_names
+    groups = [[names[i] for i in g] for g in res.clusters()]
+    write(out_dir(args) / "clusters.json", json.dumps({"clusters": groups, "iterations": res.iterations,
+                                                       "converged": res.converged}, indent=2))
+    if args.json:
+        print(json.dumps({"clusters": groups, "iterations": res.iterations, "converged": res.converged}))
+        return 0
+    for k, g in enumerate(groups):
+        print(f"cluster {k + 1}: {', '.join(g)}")
+    print(f"({res.iterations} passes, {'converged' if res.converged else 'stopped at max passes'})")
+    return 0
+
+
+def cmd_pairs(args: argparse.Namespace) -> int:
+    from repcam_core.tables import pairwise_table_csv
+
+    p = make_pipeline(args)
+    exp = make_experiment(args, p)
+    res = exp.run(["Baseline", "Top1", "Top2", "Top3", "Top4", "All"])
+    table = exp.pairwise()["single"]
+    text = pairwise_table_csv(p.class_names, table, res)
+    write(out_dir(args) / "pairs.csv", text)
+    if args.json:
+        print(json.dumps({"classes": list(p.class_names), "pairwise": [[None if v != v else round(100 * v, 2)
+                          for v in row] for row in table], **{k: v for k, v in res.to_json().items() if k == "miou"}}))
+    else:
+        print(text)
+        print(f"wrote {Path(args.out) / 'pairs.csv'}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from repcam_core.method.modes import PAPER_MODES, parse_modes
+
+    modes = parse_modes(args.modes) if args.modes else parse_modes(",".join(PAPER_MODES))
+    if args.seeds:
+        return _run_seeds(args, modes)
+    p = make_pipeline(args)
+    exp = make_experiment(args, p)
+    res = exp.run(modes)
+    out = out_dir(args)
+    write(out / "results.csv", res.to_csv())
+    data = res.to_json()
+    if args.eval == "wsss":
+        wsss = {m: exp.evaluate_wsss(m, args.bg_threshold) for m in res.modes}
+        data["wsss"] = {"bg_threshold": args.bg_threshold,
+                        "miou": {m: pct(w["miou"]) for m, w in wsss.items()},
+                        "per_class": {m: dict(zip(["background", *p.class_names], [pct(v) for v in w["iou"]]))
+                                      for m, w in wsss.items()}}
+    skipped = len(p.train_split.skipped) + len(p.eval_split.skipped)
+    data["skipped_files"] = [f for f, _ in p.train_split.skipped + p.eval_split.skipped]
+    write(out / "results.json", json.dumps(data, indent=2))
+    if args.json:
+        print(json.dumps(data))
+        return 0
+    width = max(len(m) for m in data["miou"])
+    print(f"mIoU (%) at threshold {res.threshold} on {p.config.eval_split} ({p.config.backbone})"
+          + (f"; WSSS mIoU (background + classes, bg threshold {args.bg_threshold}):" if "wsss" in data else ":"))
+    for m, v in data["miou"].items():
+        extra = ""
+        if "wsss" in data:
+            w = data["wsss"]["miou"][m]
+            extra = f"   WSSS {'n/a' if w is None else f'{w:6.2f}'}"
+        print(f"  {m:<{width}}  {'n/a' if v is None else f'{v:6.2f}'}{extra}")
+    if skipped:
+        print(f"skipped {skipped} unreadable file(s): see results.json")
+    print(f"wrote {out / 'results.csv'} and {out / 'results.json'}")
+    return 0
+
+
+def _run_seeds(args: argparse.Namespace, modes: list) -> int:
+    """``repcam run --seeds 0,1,2``: the whole experiment once per seed, then mean and sd."""
+    from repcam_core.errors import ConfigError
+    from repcam_core.experiment import aggregate_seeds
+
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        raise ConfigError(f"--seeds takes comma-separated integers, got {args.seeds!r}") from None
+    if not seeds:
+        raise ConfigError("--seeds is empty")
+    per_seed = {}
+    for seed in seeds:
+        args.seed = seed
+        p = make_pipeline(args)
+        per_seed[seed] = make_experiment(args, p).run(modes)
+    data = aggregate_seeds(per_seed)
+    out = out_dir(args)
+    write(out / "results_seeds.json", json.dumps(data, indent=2))
+    if args.json:
+        print(json.dumps(data))
+        return 0
+    width = max(len(m) for m in data["miou"])
+    print(f"mIoU (%) at threshold {data['threshold']}, mean ± sd over seeds {', '.join(map(str, seeds))}:")
+    for m in data["miou"]:
+        runs = "  ".join(f"{data['per_seed'][str(s)][m]:6.2f}" for s in seeds)
+        print(f"  {m:<{width}}  {data['miou'][m]:6.2f} ± {data['miou_std'][m]:5.2f}   ({runs})")
+    print(f"wrote {out / 'results_seeds.json'}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the experiment commands to ``repcam``'s sub-parsers."""
+    commands: list[tuple[str, str, Callable[[argparse.Namespace], int]]] = [
+        ("similarity", "train the multi-class model and build the similarity matrix B", cmd_similarity),
+        ("cluster", "cluster the classes with the improved k-means", cmd_cluster),
+        ("pairs", "the pairwise table (Table 1): every binary model, Top-k and All", cmd_pairs),
+        ("run", "the ablation table for a list of modes", cmd_run),
+    ]
+    for name, help_, fn in commands:
+        sp = sub.add_parser(name, help=help_)
+        add_common(sp)
+        sp.add_argument("--json", action="store_true", help="print the result as one JSON object")
+        if name == "run":
+            sp.add_argument("--modes", default=None,
+                            help="comma-separated, e.g. Baseline,S-1+F,S-1+A+F (default: all the paper's modes)")
+            sp.add_argument("--seeds", default=None, metavar="LIST",
+                            help="e.g. 0,1,2: run once per seed and report mean ± sd (overrides --seed)")
+            sp.add_argument("--eval", choices=["paper", "wsss"], default="paper",
+                            help="paper: per-class threshold mIoU (always); wsss: also the WSSS convention "
+                                 "(argmax over the image's classes with a background threshold, bg included)")
+            sp.add_argument("--bg-threshold", type=float, default=0.15, help="WSSS background threshold (0.15)")
+        sp.set_defaults(fn=fn)
