@@ -68,6 +68,11 @@ class RunConfig:
 
     ``dataset`` is ``"embedded"`` (the generated world, the default), a VOC-layout directory
     (``PATH`` or ``voc:PATH``) or a COCO directory (``coco:PATH``).
+
+    ``calibration_split``: where the calibrated protocol chooses each mode's threshold; "" picks
+    the dataset's default (:mod:`repcam_core.data.calibration`), "none" turns it off.
+    ``bootstrap``: resamples of the evaluation images (within each class) behind every
+    confidence interval and paired comparison (:mod:`repcam_core.protocols`).
     """
 
     dataset: str = "embedded"
@@ -83,6 +88,8 @@ class RunConfig:
     n_random: int = 4
     similarity_holdout: float = 0.3
     threshold: float = 0.15
+    calibration_split: str = ""
+    bootstrap: int = 1000
     cam_method: str = "gradcam"
     classes: str = ""
     device: str = "auto"
@@ -102,6 +109,7 @@ class RunConfig:
         _check(0.0 <= self.similarity_holdout < 1.0,
                f"similarity holdout must be in [0, 1), got {self.similarity_holdout}")
         _check(0.0 <= self.threshold <= 1.0, f"threshold must be in [0, 1], got {self.threshold}")
+        _check(self.bootstrap >= 100, f"bootstrap resamples must be >= 100, got {self.bootstrap}")
         _check(self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
                f"device must be auto, cpu or cuda, got {self.device!r}")
         _check(self.preset in PRESETS, f"unknown preset {self.preset!r}; choose one of: {', '.join(PRESETS)}")

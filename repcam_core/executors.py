@@ -1,7 +1,7 @@
 """Where pair work runs: in this process (the default) or as Ray tasks on a cluster.
 
 A pair task trains (or loads) the binary model of one class pair and caches both directions'
-maps. Tasks are independent and write their artifacts straight into the cache directory, whose
+maps (on the evaluation split and, when the calibrated protocol is on, the calibration split). Tasks are independent and write their artifacts straight into the cache directory, whose
 entries are published atomically under a file lock, so workers on several machines can share
 one directory (a network file system) and a task killed half-way leaves only a temporary
 ``.tmp-`` directory (removed by ``repcam cache clean``), never a half-written entry. A Ray task
@@ -39,8 +39,7 @@ class LocalExecutor:
 
     def run_pairs(self, experiment: "Experiment", pairs: Sequence[Pair], step: Callable[[int], None]) -> None:
         for a, b in pairs:
-            experiment.pair_maps(a, b)
-            experiment.pair_maps(b, a)
+            experiment.pair_all_maps(a, b)
             step(1)
 
 
@@ -60,8 +59,7 @@ def pair_task(config: dict[str, Any], cache_root: str, a: int, b: int, threads: 
         torch.set_num_threads(threads)
     pipeline = Pipeline(RunConfig.from_dict(config), cache=cache_root)
     experiment = Experiment(pipeline)
-    experiment.pair_maps(a, b)
-    experiment.pair_maps(b, a)
+    experiment.pair_all_maps(a, b)
     return a, b
 
 

@@ -51,6 +51,7 @@ class Pipeline:
         self.device = resolve_device(config.device)
         self._models: OrderedDict[str, nn.Module] = OrderedDict()
         self._lock = threading.RLock()
+        self._fingerprints: dict[str, str] = {}
 
     # ----------------------------------------------------------------- data
     @cached_property
@@ -101,6 +102,41 @@ class Pipeline:
     @cached_property
     def eval_split(self) -> Split:
         return self._split(self.config.eval_split)
+
+    @cached_property
+    def calibration_split_name(self) -> str | None:
+        """Where the calibrated protocol picks thresholds (None: off); see data/calibration.py."""
+        from repcam_core.data.calibration import resolve_calibration_split
+        from repcam_core.data.sources import parse_dataset_spec
+
+        kind = parse_dataset_spec(self.config.dataset)[0]
+        return resolve_calibration_split(self.dataset, kind, self.config.eval_split, self.config.calibration_split)
+
+    @cached_property
+    def calibration_split(self) -> Split | None:
+        name = self.calibration_split_name
+        return None if name is None else self._split(name)
+
+    def split(self, role: str) -> Split:
+        """The ``"eval"`` split or the ``"calib"`` (calibration) split."""
+        if role == "eval":
+            return self.eval_split
+        if role == "calib" and self.calibration_split is not None:
+            return self.calibration_split
+        raise ConfigError(f"no {role!r} split in this configuration")
+
+    def split_name(self, role: str) -> str:
+        name = self.config.eval_split if role == "eval" else self.calibration_split_name
+        if name is None:
+            raise ConfigError(f"no {role!r} split in this configuration")
+        return name
+
+    def split_fingerprint(self, role: str) -> str:
+        """The dataset's fingerprint of the ``role`` split (computed once per pipeline)."""
+        name = self.split_name(role)
+        if name not in self._fingerprints:
+            self._fingerprints[name] = self.dataset.fingerprint(name)
+        return self._fingerprints[name]
 
     @cached_property
     def data_key(self) -> dict[str, Any]:

@@ -4,7 +4,7 @@ A plain module (not a conftest) so every test file can import it by a unique nam
 
 from __future__ import annotations
 
-TINY_WORLD = {"n_families": 3, "classes_per_family": 2, "train_per_class": 8, "val_per_class": 3,
+TINY_WORLD = {"n_families": 3, "classes_per_family": 2, "train_per_class": 8, "val_per_class": 3, "calib_per_class": 3,
               "width": 40, "height": 32}
 
 

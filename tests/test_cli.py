@@ -21,7 +21,8 @@ TINY = ["--image-size", "32", "--epochs", "3", "--binary-epochs", "2", "--batch-
 def world(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("world") / "voc"
     args = ["demo-data", "--out", str(out), "--families", "3", "--classes-per-family", "2",
-            "--train-per-class", str(TINY_WORLD["train_per_class"]), "--val-per-class", "3"]
+            "--train-per-class", str(TINY_WORLD["train_per_class"]), "--val-per-class", "3",
+            "--calib-per-class", "3"]
     assert main(args) == 0
     return out
 

@@ -54,7 +54,8 @@ def _tensors(root: Path, kind: str) -> dict[str, dict[str, torch.Tensor]]:
 
 
 def _assert_same_artifacts(a: Path, b: Path) -> None:
-    for kind, count in (("binary", len(PAIRS)), ("maps", 2 * len(PAIRS))):
+    # maps: both directions of each pair, on the evaluation and on the calibration split
+    for kind, count in (("binary", len(PAIRS)), ("maps", 4 * len(PAIRS))):
         ta, tb = _tensors(a, kind), _tensors(b, kind)
         assert len(ta) == count and sorted(ta) == sorted(tb)
         for name in ta:

@@ -175,6 +175,7 @@ def layer_maps(
     targets: torch.Tensor | int,
     method: str = "gradcam",
     size: tuple[int, int] | None = None,
+    contrast: torch.Tensor | int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-layer class activation maps.
 
@@ -185,6 +186,8 @@ def layer_maps(
         targets: the logit index to explain per image, [B] long or one int for all.
         method: a name in ``CAM_METHODS``.
         size: output (H, W); defaults to the input size.
+        contrast: explain ``logit[target] - logit[contrast]`` instead of ``logit[target]``
+            ([B] long or one int; see :func:`contrast_layer_maps`).
 
     Returns:
         maps [B, L, H, W] float32: each layer's map normalised to [0, 1] at its own resolution
@@ -195,26 +198,90 @@ def layer_maps(
     straight into its slot of the preallocated output.
     """
     fn = CAM_METHODS.get(method)
-    b = images.shape[0]
-    if isinstance(targets, int):
-        targets = torch.full((b,), targets, dtype=torch.long, device=images.device)
-    targets = targets.to(images.device).long()
+    targets = _as_targets(targets, images)
     size = size or (images.shape[-2], images.shape[-1])
+    with _recording(model, layers, images) as (run, acts):
+        logits = run()
+        _check_targets(targets, logits)
+        score = logits.gather(1, targets[:, None]).sum()
+        if contrast is not None:
+            other = _as_targets(contrast, images)
+            _check_targets(other, logits)
+            score = score - logits.gather(1, other[:, None]).sum()
+        grads = torch.autograd.grad(score, acts)
+    return _maps(fn, acts, grads, size), logits.detach()
+
+
+def contrast_layer_maps(
+    model: nn.Module,
+    layers: Sequence[str],
+    images: torch.Tensor,
+    target: int,
+    others: Sequence[int],
+    method: str = "gradcam",
+    size: tuple[int, int] | None = None,
+) -> torch.Tensor:
+    """Per-layer maps of the contrast ``logit[target] - logit[j]`` for every ``j`` in ``others``.
+
+    The idea of Finer-CAM (Zhang et al., CVPR 2025, comparison strength 1): explaining the
+    difference to a similar class suppresses the evidence the two classes share. It needs no
+    model beyond the classifier itself, so it is the training-free rival of the binary models.
+    One forward pass and one backward pass per ``j`` (the graph is kept between them); each
+    backward is the exact gradient of that contrast, so any CAM method applies unchanged.
+
+    Returns:
+        maps [J, B, L, H, W] float32, in the order of ``others``, normalised per layer as in
+        :func:`layer_maps` (whose ``contrast=j`` gives the same maps one ``j`` at a time).
+    """
+    fn = CAM_METHODS.get(method)
+    size = size or (images.shape[-2], images.shape[-1])
+    b = images.shape[0]
+    out = torch.empty((len(others), b, len(layers), *size), dtype=torch.float32, device=images.device)
+    if not len(others):
+        return out
+    with _recording(model, layers, images) as (run, acts):
+        logits = run()
+        _check_targets(torch.tensor([target, *others]), logits)
+        for k, j in enumerate(others):
+            if j == target:
+                raise ConfigError(f"a class cannot be contrasted with itself (class {j})")
+            score = (logits[:, target] - logits[:, j]).sum()
+            grads = torch.autograd.grad(score, acts, retain_graph=k + 1 < len(others))
+            out[k] = _maps(fn, acts, grads, size)
+    return out
+
+
+def _as_targets(targets: torch.Tensor | int, images: torch.Tensor) -> torch.Tensor:
+    if isinstance(targets, int):
+        return torch.full((images.shape[0],), targets, dtype=torch.long, device=images.device)
+    return targets.to(images.device).long()
+
+
+def _check_targets(targets: torch.Tensor, logits: torch.Tensor) -> None:
+    if targets.min() < 0 or targets.max() >= logits.shape[1]:
+        raise ConfigError(f"target index out of range for a model with {logits.shape[1]} outputs")
+
+
+@contextlib.contextmanager
+def _recording(model: nn.Module, layers: Sequence[str], images: torch.Tensor):
+    """The model prepared for a map pass (frozen eval, channels-last and fused BatchNorm on CPU,
+    CAM layers captured, grad enabled); yields ``(run, acts)`` where ``run()`` is the forward."""
     cl = use_channels_last(model, layers, images)
     with frozen_eval(model), channels_last(model, cl), affine_batchnorm(model, cl), capture(model, layers) as acts, \
             torch.enable_grad():
         x = images.contiguous(memory_format=torch.channels_last) if cl else images
-        logits = model(x)
-        if targets.min() < 0 or targets.max() >= logits.shape[1]:
-            raise ConfigError(f"target index out of range for a model with {logits.shape[1]} outputs")
-        score = logits.gather(1, targets[:, None]).sum()
-        grads = torch.autograd.grad(score, acts)
+        yield (lambda: model(x)), acts
+
+
+def _maps(fn, acts: Sequence[torch.Tensor], grads: Sequence[torch.Tensor], size: tuple[int, int]) -> torch.Tensor:
+    """[B, L, H, W]: each layer's raw map, normalised in place, upsampled into its slot."""
+    b = acts[0].shape[0]
     with torch.no_grad():
-        out = torch.empty((b, len(acts), *size), dtype=torch.float32, device=images.device)
+        out = torch.empty((b, len(acts), *size), dtype=torch.float32, device=acts[0].device)
         for i, (a, g) in enumerate(zip(acts, grads)):
             raw = normalise_(fn(a.detach().float(), g.float()).contiguous())
             _upsample_into(raw, out[:, i])
-    return out, logits.detach()
+    return out
 
 
 def _upsample_into(raw: torch.Tensor, dest: torch.Tensor) -> None:

@@ -35,7 +35,13 @@ def add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--eval-split", default=None)
     g.add_argument("--clusters", type=int, default=None, dest="n_clusters", help="N clusters (default 4)")
     g.add_argument("--min-cluster-size", type=int, default=None)
-    g.add_argument("--threshold", type=float, default=None, help="CAM threshold (default 0.15)")
+    g.add_argument("--threshold", type=float, default=None,
+                   help="CAM threshold of the fixed protocol (default 0.15, the paper's)")
+    g.add_argument("--calibration-split", default=None, metavar="NAME",
+                   help="split the calibrated protocol picks each mode's threshold on (default: the dataset's "
+                        "own, disjoint from the evaluation split; 'none' turns it off)")
+    g.add_argument("--bootstrap", type=int, default=None, metavar="N",
+                   help="bootstrap resamples behind every confidence interval (default 1000)")
     g.add_argument("--classes", default=None,
                    help="auto (the classes with single-label training images, for partial data) or "
                         "comma-separated class names (default: every class)")
@@ -62,7 +68,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
 
 
 _RUN_FIELDS = ("dataset", "backbone", "similarity_backbone", "cam_method", "device", "seed", "image_size",
-               "train_split", "eval_split", "n_clusters", "min_cluster_size", "threshold", "classes")
+               "train_split", "eval_split", "n_clusters", "min_cluster_size", "threshold", "classes",
+               "calibration_split", "bootstrap")
 _TRAIN_FIELDS = ("epochs", "binary_max_epochs", "batch_size", "lr", "binary_lr", "binary_init")
 
 

@@ -11,7 +11,7 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     from repcam_core.data.world import WorldConfig, generate_world
 
     fields = {k: getattr(args, k) for k in ("seed", "n_families", "classes_per_family", "train_per_class",
-                                            "val_per_class") if getattr(args, k) is not None}
+                                            "val_per_class", "calib_per_class") if getattr(args, k) is not None}
     path = generate_world(Path(args.out), WorldConfig(**fields))
     print(f"wrote the embedded dataset to {path} (VOC layout; use --dataset {path})")
     return 0
@@ -49,6 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--classes-per-family", type=int, default=None)
     d.add_argument("--train-per-class", type=int, default=None)
     d.add_argument("--val-per-class", type=int, default=None)
+    d.add_argument("--calib-per-class", type=int, default=None,
+                   help="images per class of the calibration split (thresholds are chosen there, not on val)")
     d.set_defaults(fn=cmd_demo_data)
 
     wp = sub.add_parser("weights", help="which backbones have ImageNet weights in the local torch cache")

@@ -67,9 +67,9 @@ def cmd_pairs(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from repcam_core.method.modes import PAPER_MODES, parse_modes
+    from repcam_core.method.modes import parse_modes
 
-    modes = parse_modes(args.modes) if args.modes else parse_modes(",".join(PAPER_MODES))
+    modes = parse_modes(args.modes or "all")
     if args.seeds:
         return _run_seeds(args, modes)
     p = make_pipeline(args)
@@ -90,15 +90,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data))
         return 0
-    width = max(len(m) for m in data["miou"])
-    print(f"mIoU (%) at threshold {res.threshold} on {p.config.eval_split} ({p.config.backbone})"
-          + (f"; WSSS mIoU (background + classes, bg threshold {args.bg_threshold}):" if "wsss" in data else ":"))
-    for m, v in data["miou"].items():
-        extra = ""
-        if "wsss" in data:
-            w = data["wsss"]["miou"][m]
-            extra = f"   WSSS {'n/a' if w is None else f'{w:6.2f}'}"
-        print(f"  {m:<{width}}  {'n/a' if v is None else f'{v:6.2f}'}{extra}")
+    print(res.text())
+    if "wsss" in data:
+        width = max(len(m) for m in data["miou"])
+        print(f"WSSS mIoU (%) (background + classes, bg threshold {args.bg_threshold}):")
+        for m, w in data["wsss"]["miou"].items():
+            print(f"  {m:<{width}}  {'n/a' if w is None else f'{w:6.2f}'}")
     if skipped:
         print(f"skipped {skipped} unreadable file(s): see results.json")
     print(f"wrote {out / 'results.csv'} and {out / 'results.json'}")
@@ -108,7 +105,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _run_seeds(args: argparse.Namespace, modes: list) -> int:
     """``repcam run --seeds 0,1,2``: the whole experiment once per seed, then mean and sd."""
     from repcam_core.errors import ConfigError
-    from repcam_core.experiment import aggregate_seeds
+    from repcam_core.results import aggregate_seeds, seeds_text
 
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
@@ -127,11 +124,7 @@ def _run_seeds(args: argparse.Namespace, modes: list) -> int:
     if args.json:
         print(json.dumps(data))
         return 0
-    width = max(len(m) for m in data["miou"])
-    print(f"mIoU (%) at threshold {data['threshold']}, mean ± sd over seeds {', '.join(map(str, seeds))}:")
-    for m in data["miou"]:
-        runs = "  ".join(f"{data['per_seed'][str(s)][m]:6.2f}" for s in seeds)
-        print(f"  {m:<{width}}  {data['miou'][m]:6.2f} ± {data['miou_std'][m]:5.2f}   ({runs})")
+    print(seeds_text(data))
     print(f"wrote {out / 'results_seeds.json'}")
     return 0
 
@@ -150,7 +143,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         sp.add_argument("--json", action="store_true", help="print the result as one JSON object")
         if name == "run":
             sp.add_argument("--modes", default=None,
-                            help="comma-separated, e.g. Baseline,S-1+F,S-1+A+F (default: all the paper's modes)")
+                            help="comma-separated, e.g. Baseline,S-1+F,S-1+A+F, or the groups paper (the paper's "
+                                 "modes), ablation (Baseline+A and the training-free Contrast-* rivals), all "
+                                 "(default: all)")
             sp.add_argument("--seeds", default=None, metavar="LIST",
                             help="e.g. 0,1,2: run once per seed and report mean ± sd (overrides --seed)")
             sp.add_argument("--eval", choices=["paper", "wsss"], default="paper",

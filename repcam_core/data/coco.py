@@ -7,6 +7,11 @@ are). Each split ``S`` also has ``S-single``: only the images whose annotations 
 one category, which is what the paper trains on ("images with single class"); training on
 ``train-single`` also keeps 118k-image ``train`` out of memory.
 
+``train-calib`` is a held-out slice of ``train`` (the images whose COCO id is a multiple of
+:data:`CALIB_EVERY`, about 5.9k images, as many as ``val`` has): the calibrated protocol picks
+its thresholds there when evaluating ``val``. ``train-single`` leaves those images out, so no
+model is trained on them. Other splits have no such slice.
+
 * **Classes**: the categories sorted by their COCO id, mapped to contiguous indices
   ``0..C-1`` (mask value ``c + 1``), named by their ``name``.
 * **Image-level labels**: every category with at least one annotation on the image (crowd
@@ -37,6 +42,9 @@ from repcam_core.data.voc import check_class_names, digest_files, read_rgb
 from repcam_core.errors import DatasetError, ImageError
 
 SINGLE_SUFFIX = "-single"
+CALIB_SPLIT = "train-calib"
+CALIB_EVERY = 20
+"""``train-calib`` holds the ``train`` images whose COCO id is a multiple of this."""
 
 
 def _split_name(stem: str) -> str:
@@ -93,14 +101,16 @@ class COCODataset:
         return f"COCODataset({str(self.root)!r}, {self.num_classes} classes)"
 
     def splits(self) -> list[str]:
-        """``train``, ``val``, ... and their ``-single`` variants (sorted)."""
-        return sorted(n + s for n in self._files for s in ("", SINGLE_SUFFIX))
+        """``train``, ``val``, ... and their ``-single`` variants, and ``train-calib`` (sorted)."""
+        names = [n + s for n in self._files for s in ("", SINGLE_SUFFIX)]
+        return sorted(names + ([CALIB_SPLIT] if "train" in self._files else []))
 
     def has_masks(self, split: str) -> bool:
         return True
 
     def _base(self, split: str) -> str:
         base = split[:-len(SINGLE_SUFFIX)] if split.endswith(SINGLE_SUFFIX) else split
+        base = "train" if split == CALIB_SPLIT else base
         if base not in self._files:
             raise DatasetError(f"split {split!r} not found in {self.root}: missing "
                                f"annotations/instances_{base}2017.json; available splits: {', '.join(self.splits())}")
@@ -135,6 +145,9 @@ class COCODataset:
         api = self._api(base)
         ids = []
         for img_id, img in api.imgs.items():
+            held_out = base == "train" and int(img_id) % CALIB_EVERY == 0
+            if (split == CALIB_SPLIT) != held_out and split != base:
+                continue  # train-calib keeps only the slice; train-single never holds it
             if split.endswith(SINGLE_SUFFIX):
                 cats = {a["category_id"] for a in api.imgToAnns.get(img_id, [])}
                 if len(cats) != 1:

@@ -45,7 +45,10 @@ from repcam_core.data.world_draw import (
 from repcam_core.errors import ConfigError, DatasetError
 
 WORLD_VERSION = 2
-SPLITS = ("train", "val")
+SPLITS = ("train", "val", "calib")
+"""Image splits of the world: training, evaluation, and calibration (for the calibrated protocol:
+thresholds are chosen on ``calib``, never on ``val``). Each has its own random stream."""
+COCO_SPLITS = ("train", "val")
 FAMILY_NAMES = ("vehicles", "animals", "furniture", "flyers")
 CLASS_NAMES = (
     ("bus", "car", "train", "tram", "truck"),
@@ -64,6 +67,7 @@ class WorldConfig:
     classes_per_family: int = 5
     train_per_class: int = 60
     val_per_class: int = 12
+    calib_per_class: int = 12
     multi_object_fraction: float = 0.2
     width: int = 80
     height: int = 64
@@ -80,6 +84,7 @@ class WorldConfig:
             ),
             (self.train_per_class >= 1, f"train_per_class must be >= 1, got {self.train_per_class}"),
             (self.val_per_class >= 1, f"val_per_class must be >= 1, got {self.val_per_class}"),
+            (self.calib_per_class >= 1, f"calib_per_class must be >= 1, got {self.calib_per_class}"),
             (
                 0.0 <= self.multi_object_fraction < 1.0,
                 f"multi_object_fraction must be in [0, 1), got {self.multi_object_fraction}",
@@ -149,7 +154,7 @@ def split_plan(config: WorldConfig, split: str) -> tuple[tuple[int, int | None],
     """The split's images in id order, each ``(first class, second class or None)``."""
     if split not in SPLITS:
         raise DatasetError(f"unknown world split {split!r}; choose one of: {', '.join(SPLITS)}")
-    n = config.train_per_class if split == "train" else config.val_per_class
+    n = {"train": config.train_per_class, "val": config.val_per_class, "calib": config.calib_per_class}[split]
     n_multi = math.floor(n * config.multi_object_fraction)
     rng = np.random.default_rng([config.seed, SPLITS.index(split), 0])
     plan: list[tuple[int, int | None]] = []
@@ -346,7 +351,7 @@ def _hull_polygon(region: np.ndarray) -> list[float]:
 
 
 def _coco_complete(out_dir: Path, config: WorldConfig) -> bool:
-    for split in SPLITS:
+    for split in COCO_SPLITS:
         data = _read_json(out_dir / "annotations" / f"instances_{split}2017.json")
         if not data or data.get("info", {}).get("repcam_world") != _metadata(config):
             return False
@@ -362,7 +367,7 @@ def _write_coco(tmp: Path, config: WorldConfig) -> None:
                   for fam, names in families(config).items() for c, name in
                   ((class_names(config).index(n), n) for n in names)]
     ann_id = 0
-    for s, split in enumerate(SPLITS):
+    for s, split in enumerate(COCO_SPLITS):
         (tmp / f"{split}2017").mkdir()
         images, annotations = [], []
         for index in range(len(split_plan(config, split))):

@@ -3,11 +3,16 @@
 Name grammar (case-insensitive, spaces ignored; canonical spelling on output):
 
 * ``Baseline`` — Grad-CAM of the multi-class model, no comparison classes;
+* ``Baseline+A`` — the multi-layer map of the multi-class model (isolates step A: no binary model);
 * ``Random+F`` / ``Random+A+F`` — random representative classes, fused (F);
 * ``Rank-a+F`` / ``Rank-b+F`` (``+A+F``) — fixed positions of the similarity order;
 * ``S-k+F`` / ``S-k+A+F`` (k >= 1) — the k-th most similar class of every cluster;
 * ``Topk`` / ``Topk+A`` (k >= 1) — oracle: the k best pairs by measured mIoU (Table 1);
-* ``All`` / ``All+A`` — every other class (Table 1).
+* ``All`` / ``All+A`` — every other class (Table 1);
+* ``Contrast-<sel>+F`` / ``Contrast-<sel>+A+F`` (``<sel>`` = Random, Rank-a, Rank-b, S-k, All) —
+  the training-free rival: the same comparison classes, but instead of a binary model per class
+  the multi-class model's Grad-CAM of ``logit_c - logit_j`` (the idea of Finer-CAM), fused as F
+  fuses. Against ``<sel>+F`` it isolates what training the binary models adds.
 
 ``+A`` means the multi-layer CAM (sec. 3.2). Every mode except Baseline averages the CAMs of
 several binary models, i.e. uses the fusion step F (sec. 3.3), so ``fused`` is True for Topk and
@@ -17,8 +22,8 @@ All too even though Table 1 does not write "+F".
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any, Callable, Literal, Optional
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Literal, Optional, Sequence
 
 import numpy as np
 
@@ -26,11 +31,13 @@ from repcam_core.errors import ConfigError, UnknownNameError
 from repcam_core.method import selection
 
 ModeKind = Literal["baseline", "random", "rank", "cluster", "topk", "all"]
+MapSource = Literal["binary", "contrast"]
 
 _RANKS: dict[str, tuple[int, ...]] = {"a": selection.RANK_A, "b": selection.RANK_B}
 VALID_FORMS = (
-    "Baseline, Random+F, Random+A+F, Rank-a+F, Rank-a+A+F, Rank-b+F, Rank-b+A+F, "
-    "S-k+F, S-k+A+F, Topk, Topk+A (k >= 1, e.g. S-2+F, Top3), All, All+A"
+    "Baseline, Baseline+A, Random+F, Random+A+F, Rank-a+F, Rank-a+A+F, Rank-b+F, Rank-b+A+F, "
+    "S-k+F, S-k+A+F, Topk, Topk+A (k >= 1, e.g. S-2+F, Top3), All, All+A, and Contrast-<sel>+F, "
+    "Contrast-<sel>+A+F for <sel> = Random, Rank-a, Rank-b, S-k, All; or the groups paper, ablation, all"
 )
 
 
@@ -44,7 +51,9 @@ class Mode:
         k: S-k's k or Top-k's k; None for other kinds.
         positions: 1-based rank positions for ``kind == "rank"``; None otherwise.
         multilayer: uses the multi-layer CAM ("+A").
-        fused: averages the CAMs of several binary models (step F).
+        fused: averages the CAMs of several comparison classes (step F).
+        source: where each comparison class's map comes from: the binary model of the pair
+            (the paper) or the multi-class model's contrast ``logit_c - logit_j`` (no training).
     """
 
     name: str
@@ -53,6 +62,12 @@ class Mode:
     positions: Optional[tuple[int, ...]] = None
     multilayer: bool = False
     fused: bool = False
+    source: MapSource = "binary"
+
+    @property
+    def needs_binary(self) -> bool:
+        """True when the mode reads binary pair models (every fused mode but the contrast ones)."""
+        return self.fused and self.source == "binary"
 
     @property
     def needs_pairwise(self) -> bool:
@@ -78,7 +93,8 @@ def _suffix(multilayer: bool, fused: bool) -> str:
 
 
 def _baseline(m: re.Match[str]) -> Mode:
-    return Mode("Baseline", "baseline")
+    a = m["a"] is not None
+    return Mode("Baseline" + ("+A" if a else ""), "baseline", multilayer=a)
 
 
 def _random(m: re.Match[str]) -> Mode:
@@ -113,13 +129,16 @@ def _all(m: re.Match[str]) -> Mode:
 
 # Each name form: a full-match pattern (on the lower-cased, space-free name) and its builder.
 _FORMS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Optional[Mode]]], ...] = (
-    (re.compile(r"baseline"), _baseline),
+    (re.compile(r"baseline(?P<a>\+a)?"), _baseline),
     (re.compile(r"random(?P<a>\+a)?\+f"), _random),
     (re.compile(r"rank-(?P<which>[ab])(?P<a>\+a)?\+f"), _rank),
     (re.compile(r"s-(?P<k>\d+)(?P<a>\+a)?\+f"), _cluster),
     (re.compile(r"top(?P<k>\d+)(?P<a>\+a)?"), _topk),
     (re.compile(r"all(?P<a>\+a)?"), _all),
 )
+
+
+_CONTRAST = re.compile(r"contrast-(?P<sel>random|rank-[ab]|s-\d+|all)(?P<a>\+a)?\+f")
 
 
 def parse_mode(name: str) -> Mode:
@@ -129,13 +148,25 @@ def parse_mode(name: str) -> Mode:
         UnknownNameError: for a name matching none of the forms; the message lists them.
     """
     key = re.sub(r"\s+", "", str(name)).lower()
+    match = _CONTRAST.fullmatch(key)
+    if match is not None:  # the selection rule's own mode, its maps taken from contrasts instead
+        a = match["a"] or ""
+        base = _parse_plain(match["sel"] + (a if match["sel"] == "all" else a + "+f"))
+        if base is not None:
+            return replace(base, name=f"Contrast-{base.name.split('+')[0]}{_suffix(base.multilayer, True)}",
+                           source="contrast")
+    mode = None if key.startswith("contrast-") else _parse_plain(key)
+    if mode is None:
+        raise UnknownNameError(f"unknown mode {name!r}; valid: {VALID_FORMS}")
+    return mode
+
+
+def _parse_plain(key: str) -> Optional[Mode]:
     for pattern, build in _FORMS:
         match = pattern.fullmatch(key)
         if match is not None:
-            mode = build(match)
-            if mode is not None:
-                return mode
-    raise UnknownNameError(f"unknown mode {name!r}; valid: {VALID_FORMS}")
+            return build(match)
+    return None
 
 
 def parse_modes(text: str) -> list[Mode]:
@@ -146,8 +177,9 @@ def parse_modes(text: str) -> list[Mode]:
     """
     modes: dict[str, Mode] = {}
     for piece in str(text).split(","):
-        if piece.strip():
-            mode = parse_mode(piece)
+        group = MODE_GROUPS.get(piece.strip().lower())
+        for name in (group() if group is not None else [piece] if piece.strip() else []):
+            mode = parse_mode(name)
             modes.setdefault(mode.name, mode)
     if not modes:
         raise ConfigError(f"no mode given; valid: {VALID_FORMS}")
@@ -163,6 +195,25 @@ PAPER_MODES: tuple[str, ...] = (
     *(f"Top{k}" for k in range(1, 5)),
     "All",
 )
+"""The modes of the paper's Tables 1-4."""
+
+ABLATION_MODES: tuple[str, ...] = (
+    "Baseline+A",
+    *(f"Contrast-{sel}{suffix}" for sel in ("Random", "Rank-a", "Rank-b", "S-1", "S-2", "S-3", "S-4", "All")
+      for suffix in ("+F", "+A+F")),
+)
+"""Modes that isolate one step each: A without binary models (Baseline+A) and the training-free
+rivals of every selection rule (Contrast-*)."""
+
+DEFAULT_MODES: tuple[str, ...] = (*PAPER_MODES, *ABLATION_MODES)
+"""What ``repcam run`` evaluates by default: the paper's modes and the ablations beside them."""
+
+MODE_GROUPS: dict[str, Callable[[], Sequence[str]]] = {
+    "paper": lambda: PAPER_MODES,
+    "ablation": lambda: ABLATION_MODES,
+    "all": lambda: DEFAULT_MODES,
+}
+"""Names that stand for several modes in a comma-separated list (``--modes paper,Top1+A``)."""
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ def worlds(tmp_path_factory):
 def test_world_classes_are_contiguous_and_named(worlds):
     coco, voc = worlds
     assert coco.class_names == class_names(WORLD) == voc.class_names
-    assert coco.splits() == ["train", "train-single", "val", "val-single"]
+    assert coco.splits() == ["train", "train-calib", "train-single", "val", "val-single"]
 
 
 def test_world_labels_and_masks_match_the_voc_copy(worlds):

@@ -49,7 +49,7 @@ def test_parse_fills_the_fields(text, expected):
     "bad", ["S1+F", "S-0+F", "Top0", "Rank-c+F", "Random", "S-2", "Baseline+F", "", "Top-3"]
 )
 def test_unknown_names_list_the_valid_forms(bad):
-    with pytest.raises(UnknownNameError, match=r"unknown mode .*; valid: Baseline, Random\+F"):
+    with pytest.raises(UnknownNameError, match=r"unknown mode .*; valid: Baseline, Baseline\+A, Random\+F"):
         parse_mode(bad)
 
 
@@ -117,3 +117,37 @@ def test_rank_dispatch_uses_the_positions():
 def test_missing_input_is_named(name, given, missing):
     with pytest.raises(ConfigError, match=missing):
         comparison_classes(parse_mode(name), 0, **given)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("baseline+a", Mode("Baseline+A", "baseline", multilayer=True)),
+        ("contrast-s-2+a+f", Mode("Contrast-S-2+A+F", "cluster", k=2, multilayer=True, fused=True, source="contrast")),
+        ("Contrast-Rank-b+F", Mode("Contrast-Rank-b+F", "rank", positions=RANK_B, fused=True, source="contrast")),
+        ("CONTRAST-RANDOM+F", Mode("Contrast-Random+F", "random", fused=True, source="contrast")),
+        ("contrast-all+a+f", Mode("Contrast-All+A+F", "all", multilayer=True, fused=True, source="contrast")),
+    ],
+)
+def test_ablation_modes_parse_with_their_map_source(text, expected):
+    mode = parse_mode(text)
+    assert mode == expected
+    assert mode.needs_binary is (mode.fused and mode.source == "binary")
+
+
+@pytest.mark.parametrize("bad", ["Contrast-All", "Contrast-All+A", "Contrast-Top1+F", "Contrast-Baseline",
+                                 "Contrast-S-0+F", "contrast-", "Baseline+A+F"])
+def test_contrast_forms_outside_the_grammar_are_rejected(bad):
+    with pytest.raises(UnknownNameError, match="Contrast-<sel>"):
+        parse_mode(bad)
+
+
+def test_mode_groups_expand_in_order_without_duplicates():
+    from repcam_core.method.modes import ABLATION_MODES, DEFAULT_MODES
+
+    assert [m.name for m in parse_modes("paper")] == list(PAPER_MODES)
+    assert [m.name for m in parse_modes("ablation,Baseline+A")] == list(ABLATION_MODES)
+    assert [m.name for m in parse_modes("Top1,all")] == ["Top1", *[n for n in DEFAULT_MODES if n != "Top1"]]
+    every = [parse_mode(n) for n in ABLATION_MODES]
+    assert {m.kind for m in every if m.source == "contrast"} == {"random", "rank", "cluster", "all"}
+    assert not any(m.needs_binary for m in every)

@@ -1,0 +1,208 @@
+"""Results of an experiment: per-mode IoU curves and counts, the three protocols, and the
+tables written by the CLI (JSON, CSV, plain text) and read by the app.
+
+Every figure is in percent in the JSON and text outputs (fractions in the objects).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from repcam_core.protocols import PROTOCOLS, ImageCounts, aggregate_protocols
+
+
+@dataclass
+class ModeResult:
+    """One mode on the evaluation split: IoU per class [C] at the configured threshold, the curve
+    [C, T] over ``thresholds``, the comparison classes used, and the per-image counts behind them
+    (``counts`` on the evaluation split, ``calib_counts`` on the calibration split or None)."""
+
+    mode: str
+    thresholds: list[float]
+    iou: np.ndarray  # [C, T]
+    threshold_index: int
+    comparisons: dict[int, list[int]] = field(default_factory=dict)
+    counts: ImageCounts | None = None
+    calib_counts: ImageCounts | None = None
+
+    @property
+    def per_class(self) -> np.ndarray:
+        return self.iou[:, self.threshold_index]
+
+    @property
+    def miou(self) -> float:
+        vals = self.per_class
+        return float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan")
+
+    @property
+    def miou_curve(self) -> np.ndarray:
+        """``[T]`` mIoU at every threshold of the curve."""
+        ok = np.isfinite(self.iou)
+        out = np.full(self.iou.shape[1], np.nan)
+        np.divide(np.where(ok, self.iou, 0).sum(0), ok.sum(0), out=out, where=ok.sum(0) > 0)
+        return out
+
+
+@dataclass
+class Results:
+    """The ablation table of one configuration: modes x classes, and every protocol.
+
+    ``protocols`` is :func:`repcam_core.protocols.summarise`'s output (``{"protocols": ...,
+    "vs_baseline": ...}``) and ``calibration`` says which images calibrated the thresholds."""
+
+    class_names: tuple[str, ...]
+    threshold: float
+    modes: dict[str, ModeResult]
+    config: dict[str, Any]
+    protocols: dict[str, Any] = field(default_factory=dict)
+    calibration: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        pct = lambda v: None if not np.isfinite(v) else round(100 * float(v), 2)  # noqa: E731
+        out = {
+            "threshold": self.threshold,
+            "classes": list(self.class_names),
+            "miou": {m: pct(r.miou) for m, r in self.modes.items()},
+            "per_class": {m: {n: pct(v) for n, v in zip(self.class_names, r.per_class)}
+                          for m, r in self.modes.items()},
+            "comparisons": {m: {self.class_names[c]: [self.class_names[j] for j in js]
+                                for c, js in r.comparisons.items()} for m, r in self.modes.items()},
+            "config": self.config,
+        }
+        if self.protocols:
+            out["protocols"] = {p: {m: v for m, v in self.protocols["protocols"][p].items() if m in self.modes}
+                                for p in PROTOCOLS}
+            out["vs_baseline"] = {p: {m: v for m, v in self.protocols["vs_baseline"][p].items() if m in self.modes}
+                                  for p in PROTOCOLS}
+            out["calibration"] = self.calibration
+        return out
+
+    def to_csv(self) -> str:
+        """Rows = modes, columns = classes then mIoU (fixed threshold), then each protocol and its
+        95 % interval; values in percent."""
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        extra = [f"{p}{s}" for p in PROTOCOLS for s in ("", "_lo", "_hi")] if self.protocols else []
+        w.writerow(["mode", *self.class_names, "mIoU", *extra])
+        for m, r in self.modes.items():
+            row = [m, *[f"{100 * v:.2f}" for v in r.per_class], f"{100 * r.miou:.2f}"]
+            if self.protocols:
+                for p in PROTOCOLS:
+                    e = self.protocols["protocols"][p].get(m, {})
+                    lo, hi = e.get("ci", [None, None])
+                    row += [_fmt(e.get("miou")), _fmt(lo), _fmt(hi)]
+            w.writerow(row)
+        return buf.getvalue()
+
+    def text(self) -> str:
+        """The three protocols side by side with their 95 % intervals, then the paired
+        comparison with the Baseline (plain text, for the terminal)."""
+        if not self.protocols:
+            return "\n".join(f"  {m:<18} {_fmt(100 * r.miou)}" for m, r in self.modes.items())
+        P, V = self.protocols["protocols"], self.protocols["vs_baseline"]
+        width = max(len(m) for m in self.modes)
+        cal = self.calibration or {}
+        lines = [f"mIoU (%) with 95 % bootstrap intervals over evaluation images "
+                 f"({self.config.get('eval_split')}, {self.config.get('backbone')}):",
+                 f"  fixed = threshold {self.threshold} (one arbitrary choice: the paper's); "
+                 f"calibrated = each mode's threshold chosen on "
+                 + (f"'{cal.get('split')}' ({cal.get('images')} images, disjoint from the evaluation split)"
+                    if cal.get("split") else "no calibration split (off)")
+                 + "; AUC = area under the mIoU-threshold curve over [0, 1] (threshold-free)",
+                 f"  {'mode':<{width}}  {'fixed':>21}  {'calibrated (t)':>29}  {'AUC':>21}"]
+        for m in self.modes:
+            f, c, a = P["fixed"].get(m, {}), P["calibrated"].get(m, {}), P["auc"].get(m, {})
+            t = c.get("threshold")
+            lines.append(f"  {m:<{width}}  {_cell(f):>21}  {_cell(c) + (f' ({t:.3f})' if t is not None else ''):>29}"
+                         f"  {_cell(a):>21}")
+        others = [m for m in self.modes if m in V["fixed"]]
+        if others:
+            lines.append("Against the Baseline (paired bootstrap): difference in points [95 % interval], "
+                         "share of resamples where the mode is better")
+            lines.append(f"  {'mode':<{width}}  {'fixed':>27}  {'calibrated':>27}  {'AUC':>27}")
+            for m in others:
+                cells = []
+                for p in PROTOCOLS:
+                    e = V[p].get(m, {})
+                    lo, hi = e.get("ci", [None, None])
+                    pb = e.get("p_better")
+                    cells.append(f"{_sfmt(e.get('diff'))} [{_sfmt(lo)}, {_sfmt(hi)}] "
+                                 f"{'' if pb is None else f'{pb:.2f}'}")
+                lines.append(f"  {m:<{width}}  " + "  ".join(f"{c:>27}" for c in cells))
+        return "\n".join(lines)
+
+
+def aggregate_seeds(per_seed: Mapping[int, Results]) -> dict[str, Any]:
+    """Mean and standard deviation over seeds of each mode's mIoU and per-class IoU (percent), and
+    of every protocol (``protocols``/``vs_baseline``: mean, sd and the per-seed values).
+
+    Training a small network is noisy; a claim about modes should rest on several seeds."""
+    first = next(iter(per_seed.values()))
+    modes = list(first.modes)
+    miou = {m: np.array([100 * r.modes[m].miou for r in per_seed.values()]) for m in modes}
+    per_class = {m: np.nanmean([100 * r.modes[m].per_class for r in per_seed.values()], 0) for m in modes}
+    out = {
+        "threshold": first.threshold,
+        "classes": list(first.class_names),
+        "seeds": list(per_seed),
+        "miou": {m: round(float(v.mean()), 2) for m, v in miou.items()},
+        "miou_std": {m: round(float(v.std(ddof=1)) if len(v) > 1 else 0.0, 2) for m, v in miou.items()},
+        "per_seed": {str(s): {m: round(100 * r.modes[m].miou, 2) for m in modes} for s, r in per_seed.items()},
+        "per_class": {m: {n: round(float(v), 2) for n, v in zip(first.class_names, per_class[m])} for m in modes},
+        "config": first.config,
+    }
+    if all(r.protocols for r in per_seed.values()):
+        agg = aggregate_protocols([r.to_json() for r in per_seed.values()])
+        out.update(agg)
+        out["calibration"] = first.calibration
+    return out
+
+
+def seeds_text(data: Mapping[str, Any]) -> str:
+    """The plain-text table of :func:`aggregate_seeds`: mean ± sd per protocol, per-seed values."""
+    seeds = data["seeds"]
+    width = max(len(m) for m in data["miou"])
+    if "protocols" not in data:
+        lines = [f"mIoU (%) at threshold {data['threshold']}, mean ± sd over seeds {', '.join(map(str, seeds))}:"]
+        for m in data["miou"]:
+            runs = "  ".join(f"{data['per_seed'][str(s)][m]:6.2f}" for s in seeds)
+            lines.append(f"  {m:<{width}}  {data['miou'][m]:6.2f} ± {data['miou_std'][m]:5.2f}   ({runs})")
+        return "\n".join(lines)
+    P, V = data["protocols"], data["vs_baseline"]
+    lines = [f"mIoU (%), mean ± sd over seeds {', '.join(map(str, seeds))} (fixed = threshold {data['threshold']}; "
+             f"calibrated = thresholds chosen on the calibration split; AUC = threshold-free):",
+             f"  {'mode':<{width}}  {'fixed':>14}  {'calibrated':>14}  {'AUC':>14}   "
+             f"{'vs Baseline: fixed':>19}  {'calibrated':>13}  {'AUC':>13}"]
+    for m in data["miou"]:
+        cells = [_ms(P[p].get(m)) for p in PROTOCOLS]
+        diffs = [_ms(V[p].get(m), signed=True) if m in V[p] else "" for p in PROTOCOLS]
+        lines.append(f"  {m:<{width}}  " + "  ".join(f"{c:>14}" for c in cells)
+                     + f"   {diffs[0]:>19}  {diffs[1]:>13}  {diffs[2]:>13}")
+    return "\n".join(lines)
+
+
+def _ms(e: Mapping[str, Any] | None, signed: bool = False) -> str:
+    if not e or e.get("mean") is None:
+        return "n/a"
+    mean = f"{e['mean']:+.2f}" if signed else f"{e['mean']:.2f}"
+    return f"{mean} ± {e['sd']:.2f}"
+
+
+def _cell(e: Mapping[str, Any]) -> str:
+    if e.get("miou") is None:
+        return "n/a"
+    lo, hi = e.get("ci", [None, None])
+    return f"{e['miou']:6.2f} [{_fmt(lo)}, {_fmt(hi)}]"
+
+
+def _fmt(v: Any) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{float(v):.2f}"
+
+
+def _sfmt(v: Any) -> str:
+    return "n/a" if v is None else f"{float(v):+.2f}"
