@@ -110,9 +110,11 @@ class ImageCounts:
 
     def add(self, c: int, inter: np.ndarray, pred: np.ndarray, gt: np.ndarray) -> None:
         """Append a batch of class ``c``'s images (from :func:`count_pixels`)."""
-        self.inter[c] = np.concatenate([self.inter[c], inter])
-        self.pred[c] = np.concatenate([self.pred[c], pred])
-        self.gt[c] = np.concatenate([self.gt[c], gt])
+        T = self.thresholds.size
+        as2d = lambda x: np.asarray(x, dtype=np.int64).reshape(-1, T)  # noqa: E731
+        self.inter[c] = np.concatenate([self.inter[c], as2d(inter)])
+        self.pred[c] = np.concatenate([self.pred[c], as2d(pred)])
+        self.gt[c] = np.concatenate([self.gt[c], np.asarray(gt, dtype=np.int64).reshape(-1)])
 
     def class_iou(self) -> np.ndarray:
         """``[C, T]`` IoU per class and threshold; NaN where the union is 0 (class not evaluated)."""

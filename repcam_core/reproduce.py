@@ -10,7 +10,10 @@
   given a COCO directory, COCO val. ACoL and CBAM are other papers' models, not implemented.
 
 A mode that cannot run on the dataset (e.g. Rank-a's positions on a 6-class dataset) is written
-as n/a with the reason in the notes.
+as n/a with the reason in the notes. The published figures use the paper's fixed threshold (0.15);
+beside them each of our cells is also given under the calibrated and AUC protocols, with 95 %
+bootstrap intervals (``tableN_protocols.csv``, the JSON's ``protocols``, the text's second block):
+:mod:`repcam_core.protocols`.
 """
 
 from __future__ import annotations
@@ -42,6 +45,49 @@ class Reproduction:
     notes: list[str] = field(default_factory=list)
     layout_csv: str = ""  # ours in the paper's exact layout
     labels: dict[str, str] = field(default_factory=dict)  # row -> the paper's row label
+    protocols: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    """row -> column -> {"fixed"|"calibrated"|"auc": {"miou", "ci", ["threshold"]}} (ours only)."""
+
+    def protocols_csv(self) -> str:
+        """Rows = the paper's rows; per column: the paper's figure, then ours under each protocol
+        with its 95 % interval (and the calibrated threshold)."""
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["Method", *[f"{c} {k}" for c in self.columns for k in (
+            "paper", "fixed", "fixed lo", "fixed hi", "calibrated", "calibrated lo", "calibrated hi",
+            "calibrated threshold", "auc", "auc lo", "auc hi")]])
+        for r in self.rows:
+            row = [self.labels.get(r, r)]
+            for c in self.columns:
+                e = self.protocols.get(r, {}).get(c, {})
+                row.append(_fmt(self.paper.get(r, {}).get(c)))
+                for proto in ("fixed", "calibrated", "auc"):
+                    v = e.get(proto, {})
+                    lo, hi = v.get("ci", [None, None])
+                    row += [_fmt(v.get("miou")), _fmt(lo), _fmt(hi)]
+                    if proto == "calibrated":
+                        row.append("" if v.get("threshold") is None else f"{v['threshold']:.3f}")
+            w.writerow(row)
+        return buf.getvalue()
+
+    def protocols_text(self) -> str:
+        if not self.protocols:
+            return ""
+        lines = ["ours under every protocol: fixed 0.15 / calibrated (threshold) / AUC, mIoU % "
+                 "[95 % bootstrap interval]"]
+        for c in self.columns:
+            for r in self.rows:
+                e = self.protocols.get(r, {}).get(c)
+                if not e:
+                    continue
+                cells = []
+                for proto in ("fixed", "calibrated", "auc"):
+                    v = e.get(proto, {})
+                    lo, hi = v.get("ci", [None, None])
+                    t = f" (t={v['threshold']:.3f})" if proto == "calibrated" and v.get("threshold") is not None else ""
+                    cells.append(f"{_fmt(v.get('miou')) or 'n/a'}{t} [{_fmt(lo) or 'n/a'}, {_fmt(hi) or 'n/a'}]")
+                lines.append(f"  {c} {self.labels.get(r, r)}: " + " / ".join(cells))
+        return "\n".join(lines)
 
     def diff(self) -> dict[str, dict[str, Number]]:
         return {r: {c: _sub(self.ours.get(r, {}).get(c), self.paper.get(r, {}).get(c)) for c in self.columns}
@@ -70,8 +116,9 @@ class Reproduction:
                                                 diff[r][c]) for c in self.columns]] for r in self.rows]
         widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
         lines = ["  ".join(v.ljust(wd) for v, wd in zip(row, widths)).rstrip() for row in [head, *body]]
-        return "\n".join([f"{self.table}: ours (paper, ours - paper), mIoU %", *lines,
-                          *[f"note: {n}" for n in self.notes]])
+        extra = self.protocols_text()
+        return "\n".join([f"{self.table}: ours (paper, ours - paper), mIoU % at the paper's threshold 0.15", *lines,
+                          *([extra] if extra else []), *[f"note: {n}" for n in self.notes]])
 
     def write(self, out: Path) -> list[Path]:
         """``tableN.csv`` (ours, paper layout), ``tableN_paper.csv``, ``tableN_comparison.csv``,
@@ -81,14 +128,15 @@ class Reproduction:
         out.mkdir(parents=True, exist_ok=True)
         files = {f"{self.table}.csv": self.layout_csv or _grid_csv(self.rows, self.columns, self.ours, self.labels),
                  f"{self.table}_paper.csv": self.paper_csv(),
-                 f"{self.table}_comparison.csv": self.comparison_csv()}
+                 f"{self.table}_comparison.csv": self.comparison_csv(),
+                 f"{self.table}_protocols.csv": self.protocols_csv()}
         paths = []
         for name, text in files.items():
             _write_text(out / name, text)
             paths.append(out / name)
         write_json_atomic(out / f"{self.table}.json", {
             "table": self.table, "columns": self.columns, "rows": self.rows, "ours": self.ours,
-            "paper": self.paper, "diff": self.diff(), "notes": self.notes})
+            "paper": self.paper, "diff": self.diff(), "protocols": self.protocols, "notes": self.notes})
         return [*paths, out / f"{self.table}.json"]
 
 
@@ -127,7 +175,9 @@ def _table1(base: RunConfig, experiment: Callable) -> Reproduction:
     if not set(names) & set(pt.VOC_CLASS_ORDER):
         notes.append("the dataset's classes are not VOC's: only the average is comparable")
     layout = pairwise_table_csv(exp.p.class_names, exp.pairwise()["single"], res)
-    return Reproduction("table1", [*names, "avg"], rows, ours, paper, notes, layout, dict(pt.TABLE1_LABELS))
+    protos = {r: {"avg": _protocols_of(res, r)} for r in rows}
+    return Reproduction("table1", [*names, "avg"], rows, ours, paper, notes, layout, dict(pt.TABLE1_LABELS),
+                        protos)
 
 
 def _ablation(table: str, base: RunConfig, experiment: Callable, backbones: Sequence[str] | None,
@@ -140,6 +190,7 @@ def _ablation(table: str, base: RunConfig, experiment: Callable, backbones: Sequ
     split = "train" if table == "table3" else "val"
     ours: dict[str, dict[str, Number]] = {r: {} for r in rows}
     paper: dict[str, dict[str, Number]] = {r: {} for r in rows}
+    protos: dict[str, dict[str, dict[str, Any]]] = {r: {} for r in rows}
     notes: list[str] = []
     columns = [pt.BACKBONE_LABELS.get(b, b) for b in backbones]
     for bb, col in zip(backbones, columns):
@@ -156,6 +207,7 @@ def _ablation(table: str, base: RunConfig, experiment: Callable, backbones: Sequ
             res = exp.run(runnable)
             for r in runnable:
                 ours[r][col] = _pct(res.modes[r].miou)
+                protos[r][col] = _protocols_of(res, r)
         for r in rows:
             if table == "table3":
                 paper[r][col] = None
@@ -167,13 +219,14 @@ def _ablation(table: str, base: RunConfig, experiment: Callable, backbones: Sequ
     else:
         notes.insert(0, "paper: VOC 2012 val; Res-50/101/152 from Table 2, VGG-19/Res-18/Mobilenet from Table 4")
     labels = dict(pt.TABLE4_LABELS) if table == "table4" else {}
-    return Reproduction(table, columns, rows, ours, paper, notes, labels=labels)
+    return Reproduction(table, columns, rows, ours, paper, notes, labels=labels, protocols=protos)
 
 
 def _table5(base: RunConfig, experiment: Callable, coco_dataset: str | None) -> Reproduction:
     rows = list(pt.TABLE5)
     columns = list(pt.TABLE5_COLUMNS)
     ours: dict[str, dict[str, Number]] = {r: {c: None for c in columns} for r in rows}
+    protos: dict[str, dict[str, dict[str, Any]]] = {r: {} for r in rows}
     paper = {r: dict(pt.TABLE5[r][1]) for r in rows}
     notes = [f"ours: {base.backbone} (the paper's best network per method is in its Table 5)"]
     runs = {"PASCAL-val": base.with_(eval_split="val"), "PASCAL-train": base.with_(eval_split="train")}
@@ -191,10 +244,17 @@ def _table5(base: RunConfig, experiment: Callable, coco_dataset: str | None) -> 
             res = experiment(config.with_(cam_method=method)).run([m for _, m in wanted])
             for r, m in wanted:
                 ours[r][col] = _pct(res.modes[m].miou)
-    return Reproduction("table5", columns, rows, ours, paper, notes)
+                protos[r][col] = _protocols_of(res, m)
+    return Reproduction("table5", columns, rows, ours, paper, notes, protocols=protos)
 
 
 # ---------------------------------------------------------------------------- helpers
+def _protocols_of(res: Any, mode: str) -> dict[str, Any]:
+    """One mode's entry of every protocol from :meth:`Results.to_json` (empty without protocols)."""
+    data = res.to_json().get("protocols", {})
+    return {proto: entries[mode] for proto, entries in data.items() if mode in entries}
+
+
 def _pct(v: float) -> Number:
     return None if v is None or not math.isfinite(v) else round(100 * float(v), 2)
 

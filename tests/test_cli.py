@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from repcam_testing import TINY_WORLD
@@ -38,6 +39,8 @@ def test_run_json_has_miou_and_per_class(world, tmp_path, capsys):
     assert main(args) == 0
     data = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert list(data["miou"]) == ["Baseline", "S-1+F", "S-1+A+F"]
+    assert set(data["protocols"]) == {"fixed", "calibrated", "auc"} and data["calibration"]["split"] == "calib"
+    assert list(data["vs_baseline"]["calibrated"]) == ["S-1+F", "S-1+A+F"]
     assert all(0 <= v <= 100 for v in data["miou"].values())
     assert set(data["per_class"]["S-1+A+F"]) == set((world / "classes.txt").read_text().split())
     csv = (tmp_path / "o" / "results.csv").read_text().splitlines()
@@ -64,6 +67,8 @@ def _run_cli(*args: str) -> subprocess.CompletedProcess:
     (["run", "--backbone", "resnet19"], "unknown backbone 'resnet19'"),
     (["run", "--modes", "S1+F"], "unknown mode"),
     (["run", "--threshold", "3"], "threshold must be in"),
+    (["run", "--modes", "Contrast-Top1+F"], "Contrast-<sel>"),
+    (["run", "--bootstrap", "5"], "bootstrap resamples must be >= 100"),
 ])
 def test_bad_input_gives_one_line_and_exit_2(args, message, tmp_path):
     res = _run_cli(*args, "--cache", str(tmp_path), "--out", str(tmp_path / "o"), "--quiet")
@@ -108,4 +113,14 @@ def test_run_over_seeds_reports_mean_and_sd(world, tmp_path, capsys):
     for mode in ("Baseline", "S-1+A+F"):
         runs = [data["per_seed"][s][mode] for s in ("0", "1")]
         assert data["miou"][mode] == pytest.approx(sum(runs) / 2, abs=0.01)
+    for proto in ("fixed", "calibrated", "auc"):  # every protocol aggregated across seeds
+        e = data["protocols"][proto]["S-1+A+F"]
+        assert len(e["per_seed"]) == 2 and e["mean"] == pytest.approx(np.mean(e["per_seed"]), abs=0.01)
+        assert e["sd"] == pytest.approx(np.std(e["per_seed"], ddof=1), abs=0.01)
+        assert "S-1+A+F" in data["vs_baseline"][proto] and "Baseline" not in data["vs_baseline"][proto]
+    assert data["protocols"]["fixed"]["Baseline"]["mean"] == data["miou"]["Baseline"]
     assert main(["run", "--seeds", "a,b", "--cache", str(tmp_path / "c")]) == 2
+    text_args = [a for a in args if a != "--json"]
+    assert main(text_args) == 0
+    out = capsys.readouterr().out
+    assert "mean ± sd over seeds 0, 1" in out and "vs Baseline" in out

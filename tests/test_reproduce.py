@@ -65,7 +65,8 @@ def test_reproduce_table2_end_to_end_from_the_cli(tmp_path, capsys):
     out = tmp_path / "out"
     argv = ["reproduce", "table2", "--dataset", f"voc:{world}", "--backbone", "resnet18", "--image-size", "32",
             "--epochs", "1", "--binary-epochs", "1", "--batch-size", "16", "--clusters", "3",
-            "--min-cluster-size", "2", "--device", "cpu", "--modes", "Baseline,S-1+F,S-1+A+F,Rank-a+F",
+            "--min-cluster-size", "2", "--device", "cpu", "--modes",
+            "Baseline,S-1+F,S-1+A+F,Rank-a+F,Baseline+A,Contrast-S-1+A+F",
             "--cache", str(tmp_path / "cache"), "--out", str(out), "--quiet"]
     assert main(argv) == 0
     text = capsys.readouterr().out
@@ -78,6 +79,15 @@ def test_reproduce_table2_end_to_end_from_the_cli(tmp_path, capsys):
     data = json.loads((out / "table2.json").read_text())
     assert any("Rank-a+F: n/a" in n for n in data["notes"])
     assert list(csv.reader((out / "table2.csv").open()))[0] == ["Method", "Res-18"]
+    # every cell of ours under the three protocols, beside the paper's (fixed-threshold) figure
+    protos = {r[0]: r[1:] for r in csv.reader((out / "table2_protocols.csv").open())}
+    assert protos["Method"][:2] == ["Res-18 paper", "Res-18 fixed"] and "Res-18 auc hi" in protos["Method"]
+    assert protos["S-1+A+F"][0] == "29.55" and protos["S-1+A+F"][1] == by["S-1+A+F"][0]
+    assert protos["Contrast-S-1+A+F"][0] == "" and protos["Contrast-S-1+A+F"][1] != ""  # ours only
+    lo, mid, hi = (float(protos["Baseline+A"][i]) for i in (2, 1, 3))
+    assert lo <= mid <= hi
+    assert data["protocols"]["S-1+A+F"]["Res-18"]["auc"]["miou"] is not None
+    assert "ours under every protocol" in text
 
 
 def test_reproduce_table1_and_table3_on_the_tiny_pipeline(tiny_cache, tmp_path):
@@ -88,7 +98,8 @@ def test_reproduce_table1_and_table3_on_the_tiny_pipeline(tiny_cache, tmp_path):
     assert set(t1.paper["Baseline"]) <= set(t1.columns)
     assert t1.ours["Top1"]["avg"] is not None and "Grad-CAM" in t1.comparison_csv()
     paths = t1.write(tmp_path)
-    assert (tmp_path / "table1.csv").read_text().startswith("class,") and len(paths) == 4
+    assert (tmp_path / "table1.csv").read_text().startswith("class,") and len(paths) == 5
+    assert t1.protocols["Top1"]["avg"]["fixed"]["miou"] == t1.ours["Top1"]["avg"]
     t3 = reproduce("table3", tiny_config(), cache=tiny_cache, backbones=["tinynet"], modes=["Baseline", "S-1+A+F"])
     assert t3.paper == {"Baseline": {"TinyNet": None}, "S-1+A+F": {"TinyNet": None}}
     assert "not in our text copy" in t3.notes[0] and t3.ours["Baseline"]["TinyNet"] is not None

@@ -25,9 +25,11 @@ class Tiny(nn.Module):
         return self.fc(self.c(self.b(self.a(x))).mean((2, 3)))
 
 
-def _reference_gradcam(model: nn.Module, x: torch.Tensor, target: int, size: int) -> torch.Tensor:
+def _reference_gradcam(model: nn.Module, x: torch.Tensor, target: int, size: int,
+                       contrast: int | None = None) -> torch.Tensor:
     """Grad-CAM written out by hand: keep every layer's output, backprop the target logit of
-    each image separately through an ordinary graph, weight channels by mean gradient."""
+    each image separately through an ordinary graph, weight channels by mean gradient. With
+    ``contrast`` the score is ``logit[target] - logit[contrast]``."""
     model.eval()
     outs = []
     for i in range(x.shape[0]):
@@ -35,8 +37,9 @@ def _reference_gradcam(model: nn.Module, x: torch.Tensor, target: int, size: int
         a = model.a(xi)
         b = model.b(a)
         c = model.c(b)
-        logit = model.fc(c.mean((2, 3)))[0, target]
-        grads = torch.autograd.grad(logit, [a, b, c])
+        logits = model.fc(c.mean((2, 3)))[0]
+        score = logits[target] - (logits[contrast] if contrast is not None else 0)
+        grads = torch.autograd.grad(score, [a, b, c])
         maps = []
         for act, g in zip([a, b, c], grads):
             cam = torch.relu((g.mean((2, 3), keepdim=True) * act).sum(1))[0]
@@ -56,6 +59,27 @@ def test_gradcam_matches_direct_autograd_per_image():
     assert maps.shape == (5, 3, 16, 16)
     assert torch.allclose(maps, ref, atol=1e-5)
     assert torch.allclose(logits, model(x), atol=1e-6)
+
+
+def test_contrast_maps_match_direct_autograd_and_differ_from_gradcam():
+    """Finer-CAM-style contrast logit_c - logit_j: one forward, one backward per j."""
+    from repcam_core.cam.engine import contrast_layer_maps
+
+    torch.manual_seed(4)
+    model = Tiny()
+    x = torch.randn(3, 3, 16, 16)
+    maps = contrast_layer_maps(model, ["a", "b", "c"], x, 2, [0, 1])
+    assert maps.shape == (2, 3, 3, 16, 16)
+    for k, j in enumerate([0, 1]):
+        ref = _reference_gradcam(model, x, 2, 16, contrast=j)
+        assert torch.allclose(maps[k], ref, atol=1e-5)
+        one, _ = layer_maps(model, ["a", "b", "c"], x, 2, contrast=j)
+        assert torch.allclose(maps[k], one, atol=1e-6)
+    plain, _ = layer_maps(model, ["a", "b", "c"], x, 2)
+    assert (maps[0] - plain).abs().max() > 0.05  # the contrast is another explanation
+    with pytest.raises(ConfigError, match="contrasted with itself"):
+        contrast_layer_maps(model, ["a", "b", "c"], x, 2, [2])
+    assert all(p.grad is None for p in model.parameters()) and not model.a[0]._forward_hooks
 
 
 def test_per_image_targets_are_independent_within_a_batch():
