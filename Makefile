@@ -1,10 +1,12 @@
 # Two entry points for a fresh machine:
-#   make app   -> installs what the app needs into .venv and starts it on the embedded dataset
+#   make app   -> installs what the app needs into .venv and starts it on the embedded dataset,
+#                 on 127.0.0.1 only (make app HOST=0.0.0.0 serves other machines; see the README)
 #   make test  -> installs the dev tools (and Debian's chromium for the browser test) and runs the tests
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8501
+HOST   ?= 127.0.0.1
 
 .PHONY: app test bench smoke clean-venv
 
@@ -27,7 +29,7 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 	  echo "warning: could not install chromium; the browser test will be skipped"
 
 app: $(VENV)/.runtime
-	$(BIN)/streamlit run app.py --server.port $(PORT)
+	$(BIN)/python -m repcam_app.launch --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.dev /usr/bin/chromium
 	$(BIN)/python -m pytest -q

@@ -1,4 +1,7 @@
-"""RepCAM web app: ``streamlit run app.py`` (the embedded default unless REPCAM_APP_CONFIG says otherwise)."""
+"""RepCAM web app: ``streamlit run app.py`` (the embedded default unless REPCAM_APP_CONFIG says otherwise).
+
+Operator settings (access token, dataset list, job cap, read-only demo) are in repcam_app/settings.py.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +11,12 @@ st.set_page_config(page_title="RepCAM", page_icon=":material/local_fire_departme
 
 from pathlib import Path  # noqa: E402
 
-from repcam_app import state  # noqa: E402  (after set_page_config)
+from repcam_app import settings, state  # noqa: E402  (after set_page_config)
+from repcam_app.access import gate_open, token_gate  # noqa: E402
+from repcam_app.datasets import label_of  # noqa: E402
+from repcam_app.resources import dataset_list  # noqa: E402
 
 st.logo(str(Path(__file__).parent / "assets" / "logo.svg"))
-
-state.init()
 
 PAGES = [
     st.Page("app_pages/home.py", title="Home / pipeline", icon=":material/home:", default=True, url_path="home"),
@@ -22,9 +26,14 @@ PAGES = [
     st.Page("app_pages/results.py", title="Results", icon=":material/bar_chart:", url_path="results"),
 ]
 
-nav = st.navigation(PAGES)
+nav = st.navigation(PAGES, position="sidebar" if gate_open() else "hidden")
+token_gate()  # every page: nothing below runs before the session has entered $REPCAM_APP_TOKEN
+state.init()
+dataset = st.session_state[state.DATASET]
 with st.sidebar:
-    st.caption(f"dataset **{st.session_state[state.DATASET]}** · backbone **{st.session_state[state.BACKBONE]}** "
-               f"· device **{st.session_state[state.DEVICE]}**")
+    st.caption(f"dataset **{label_of(dataset, dataset_list()) if settings.exposed() else dataset}** · backbone "
+               f"**{st.session_state[state.BACKBONE]}** · device **{st.session_state[state.DEVICE]}**")
+    if settings.read_only():
+        st.caption("Read-only demo: nothing is trained on this server.")
     st.caption("Representative-class CAM: fused maps of a few binary models chosen by class similarity.")
 nav.run()

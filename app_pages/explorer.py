@@ -4,13 +4,14 @@ fused map. Maps are computed once per (image, class); toggles only fuse cached m
 from __future__ import annotations
 
 import hashlib
+import time
 
 import streamlit as st
 
-from repcam_app import state
+from repcam_app import settings, state
 from repcam_app.figures import overlay
 from repcam_app.resources import config_key, guard, pipeline
-from repcam_app.uploads import load_upload
+from repcam_app.uploads import admit_upload, load_upload
 from repcam_app.widgets import progress_panel, require_multiclass, representatives, submit
 from repcam_core import explore
 
@@ -27,7 +28,9 @@ top[0].selectbox("Target class", names, key=state.EX_CLASS)
 c = names.index(ss[state.EX_CLASS])
 upload = top[2].file_uploader("…or upload your own image (≤ 20 MB, ≤ 40 megapixels)", key=state.EX_UPLOAD)
 with guard():
-    if upload is not None:
+    if upload is not None:  # rate-limited per session: only new files count, not reruns
+        admit_upload(ss.setdefault(state.UPLOADS_SEEN, {}), upload.file_id, settings.uploads_per_minute(),
+                     time.monotonic())
         data = upload.getvalue()
         image, mask = load_upload(data, upload.name, cfg.image_size), None
         image_key = ("upload", hashlib.sha1(data).hexdigest())
@@ -71,14 +74,20 @@ w[2].slider("Threshold", 0.0, 1.0, step=0.01, key=state.EX_THRESHOLD)
 w[3].toggle("+A", help="multi-layer map: sum of the chosen layers × last layer", key=state.EX_MULTILAYER)
 
 reps = [names.index(n) for n in ss[state.EX_REPS]]
-pending = []
+pending, missing = [], []
 with guard():
     for j in reps:
         if not explore.add_trained_comparison(p, expl, j):
             a, b = sorted((c, j))
+            if settings.read_only():  # report, never train
+                missing.append(f"{names[a]} vs {names[b]}")
+                continue
             pending.append(submit(p, f"binary:{a}-{b}", lambda a=a, b=b: p.binary_model(a, b) and None,
                                   f"binary model {names[a]} vs {names[b]}", lane="interactive"))
 ready = [j for j in reps if j in expl.per_class]
+if missing:
+    st.warning(f"Binary model(s) {', '.join(missing)} not in the cache (read-only demo); the fused map uses "
+               f"the {len(ready)} cached one(s).")
 if pending:
     st.info(f"Training {len(pending)} binary model(s) on demand; the fused map uses the "
             f"{len(ready)} ready one(s) and updates as the others finish.")

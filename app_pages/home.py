@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from repcam_app import state
+from repcam_app import settings, state
+from repcam_app.datasets import check_allowed
 from repcam_app.jobs import registry
-from repcam_app.resources import cache_root, config_key, current_config, guard, pipeline
-from repcam_app.widgets import progress_panel, submit
+from repcam_app.resources import base_config, cache_root, config_key, current_config, dataset_list, guard, pipeline
+from repcam_app.widgets import READ_ONLY_NOTE, progress_panel, submit
+from repcam_core.errors import DatasetError
 from repcam_core.experiment import Experiment
 from repcam_core.explore import cached_pairwise
 from repcam_core.method.modes import PAPER_MODES, parse_mode
@@ -20,8 +22,19 @@ st.write("Class activation maps that fuse the Grad-CAMs of a few binary models, 
          "*representative class* chosen from class similarity, over several layers.")
 
 c1, c2, c3 = st.columns([3, 2, 1])
-c1.text_input("Dataset", key=state.DATASET, help="`embedded` (the generated default world) or the path of "
-              "a VOC-layout directory (JPEGImages/, SegmentationClass/, ImageSets/Segmentation/)")
+if settings.exposed():  # listening beyond localhost: only the operator's datasets, by name
+    choices = dataset_list()
+    try:
+        check_allowed(st.session_state[state.DATASET], choices)
+    except DatasetError as exc:  # a stale or injected value: say so, fall back to the default
+        st.error(str(exc))
+        st.session_state[state.DATASET] = base_config().dataset
+    labels = {c.spec: c.label for c in choices}
+    c1.selectbox("Dataset", list(labels), key=state.DATASET, format_func=labels.get,
+                 help="the datasets this server's operator offers")
+else:
+    c1.text_input("Dataset", key=state.DATASET, help="`embedded` (the generated default world) or the path "
+                  "of a VOC-layout directory (JPEGImages/, SegmentationClass/, ImageSets/Segmentation/)")
 c2.selectbox("Backbone", BACKBONES.names(), key=state.BACKBONE,
              format_func=lambda n: f"{n} — {BACKBONES.get(n).description}")
 c3.selectbox("Device", ["auto", "cpu", "cuda"], key=state.DEVICE)
@@ -49,7 +62,8 @@ with guard():
             pass
     done_modes = [m for m in modes if p.cache.has("results", exp.mode_key(parse_mode(m)))]
 
-st.caption(f"{C} classes: {', '.join(p.class_names)} · running on **{device}** · cache `{cache_root()}`")
+st.caption(f"{C} classes: {', '.join(p.class_names)} · running on **{device}**"
+           + ("" if settings.exposed() else f" · cache `{cache_root()}`"))
 
 tick = lambda ok: "cached" if ok else "not yet"  # noqa: E731
 st.subheader("What is computed for this configuration")
@@ -61,11 +75,14 @@ st.table({
 })
 
 st.subheader("Compute the rest")
-st.caption("Work runs in the background; leaving the page or opening a second tab does not start it twice.")
+read_only = settings.read_only()
+st.caption(READ_ONLY_NOTE if read_only else "Work runs in the background (at most "
+           f"{settings.max_jobs()} jobs at once on this server, the rest queue); leaving the page or "
+           "opening a second tab does not start it twice.")
 b1, b2, b3, b4 = st.columns(4)
-if b1.button("Train multi-class model", key="home_mc", disabled=has["mc"]):
+if b1.button("Train multi-class model", key="home_mc", disabled=read_only or has["mc"]):
     submit(p, "multiclass", p.multiclass_model, "multi-class model")
-if b2.button("B + clustering", key="home_sim", disabled=has["B"] and has["clusters"]):
+if b2.button("B + clustering", key="home_sim", disabled=read_only or (has["B"] and has["clusters"])):
     submit(p, "clustering", p.clustering, "similarity B and clustering")
 
 
@@ -77,14 +94,15 @@ def train_all_binaries() -> int:
     return len(pairs)
 
 
-if b3.button(f"Train all {len(pairs)} binary models", key="home_bin", disabled=trained == len(pairs)):
+if b3.button(f"Train all {len(pairs)} binary models", key="home_bin",
+             disabled=read_only or trained == len(pairs)):
     submit(p, "binaries", train_all_binaries, "all binary models")
-if b4.button("Pairwise table", key="home_pairwise", disabled=has["pairwise"]):
+if b4.button("Pairwise table", key="home_pairwise", disabled=read_only or has["pairwise"]):
     submit(p, "pairwise", lambda: Experiment(p).pairwise() and None, "pairwise table (all pairs)")
 
 chosen = st.multiselect("Modes to evaluate", modes, default=[m for m in modes if m not in done_modes][:6],
                         key="home_modes")
-if st.button("Evaluate the chosen modes", key="home_run", disabled=not chosen):
+if st.button("Evaluate the chosen modes", key="home_run", disabled=read_only or not chosen):
     submit(p, "results:" + ",".join(chosen), lambda: Experiment(p).run(chosen) and None,
            f"evaluate {len(chosen)} mode(s)")
 

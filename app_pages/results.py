@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from repcam_app import state
+from repcam_app import settings, state
 from repcam_app.figures import (ablation_bars, pairwise_heatmap, per_class_bars, png_bytes, table_png,
                                 threshold_curves)
 from repcam_app.resources import guard, pipeline
-from repcam_app.widgets import progress_panel, submit
+from repcam_app.widgets import READ_ONLY_NOTE, progress_panel, submit
 from repcam_core.experiment import Experiment, Results
 from repcam_core.explore import cached_pairwise
 from repcam_core.method.modes import PAPER_MODES, parse_mode
@@ -51,7 +51,9 @@ with guard():
 with st.expander("Evaluate more modes for this configuration", expanded=not mine):
     chosen = st.multiselect("Modes", valid, default=[m for m in ("Baseline", "S-1+A+F") if m in valid],
                             key=state.RES_MODES)
-    if st.button("Evaluate", key="res_run", disabled=not chosen):
+    if settings.read_only():
+        st.caption(READ_ONLY_NOTE)
+    if st.button("Evaluate", key="res_run", disabled=settings.read_only() or not chosen):
         job = submit(p, "results:" + ",".join(chosen), lambda: Experiment(p).run(chosen) and None,
                      f"evaluate {len(chosen)} mode(s)")
         progress_panel([job])

@@ -3,7 +3,12 @@
 The app's base configuration is ``RunConfig()`` (the embedded default) unless
 ``REPCAM_APP_CONFIG`` names a JSON file of ``RunConfig.to_dict()``; the cache directory is
 ``REPCAM_CACHE`` (see :func:`repcam_core.cache.default_cache_dir`). Tests and the browser test
-inject a tiny configuration and a temporary cache through these two variables.
+inject a tiny configuration and a temporary cache through these two variables. The file may also
+hold the app-level key ``data_roots`` (see :mod:`repcam_app.datasets`), kept out of the RunConfig.
+
+When the server listens beyond localhost (:func:`repcam_app.settings.exposed`), the dataset must
+be on the operator's list (checked here, where the configuration is built, so no page or injected
+session state can skip it) and every message goes through :func:`safe` (no server path).
 """
 
 from __future__ import annotations
@@ -16,14 +21,21 @@ from typing import Iterator
 
 import streamlit as st
 
-from repcam_app import state
+from repcam_app import settings, state
+from repcam_app.datasets import DatasetChoice, allowed_dirs, check_allowed, dataset_choices, entries_from_file, redact
 from repcam_app.jobs import ROUTED_PROGRESS
 from repcam_core.cache import ArtifactCache, default_cache_dir
 from repcam_core.config import RunConfig, config_hash
-from repcam_core.errors import RepCAMError
+from repcam_core.errors import ConfigError, RepCAMError
 from repcam_core.pipeline import Pipeline
 
-CONFIG_ENV = "REPCAM_APP_CONFIG"
+CONFIG_ENV = settings.CONFIG_ENV
+
+
+def safe(message: str) -> str:
+    """``message`` as the browser may see it: server paths outside the listed datasets hidden when
+    the app listens beyond localhost, unchanged on localhost."""
+    return redact(message, allowed_dirs(dataset_list())) if settings.exposed() else message
 
 
 @contextlib.contextmanager
@@ -32,24 +44,45 @@ def guard() -> Iterator[None]:
     try:
         yield
     except RepCAMError as exc:
-        st.error(str(exc))
+        st.error(safe(str(exc)))
         st.stop()
+
+
+def _app_file() -> tuple[RunConfig, tuple[str, ...]]:
+    """The base RunConfig and the ``data_roots`` entries of ``$REPCAM_APP_CONFIG``."""
+    path = os.environ.get(CONFIG_ENV)
+    if not path:
+        return RunConfig(), ()
+    try:
+        return _read_app_file(path, os.path.getmtime(path) if os.path.exists(path) else 0.0)
+    except (OSError, json.JSONDecodeError, RepCAMError) as exc:
+        message = f"cannot read the app configuration {path} (${CONFIG_ENV}): {exc}"
+        st.error(redact(message, []) if settings.exposed() else message)
+        st.stop()
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _read_app_file(path: str, _mtime: float) -> tuple[RunConfig, tuple[str, ...]]:
+    raw = json.loads(Path(path).read_text())
+    if not isinstance(raw, dict):
+        raise ConfigError("expected a JSON object (RunConfig.to_dict(), optionally with 'data_roots')")
+    roots = entries_from_file(raw.pop(settings.DATA_ROOTS_KEY)) if settings.DATA_ROOTS_KEY in raw else []
+    return RunConfig.from_dict(raw), tuple(roots)
 
 
 def base_config() -> RunConfig:
     """The configuration the app starts from (``$REPCAM_APP_CONFIG`` or the embedded default)."""
-    path = os.environ.get(CONFIG_ENV)
-    if not path:
-        return RunConfig()
-    return _config_from_file(path, os.path.getmtime(path) if os.path.exists(path) else 0.0)
+    return _app_file()[0]
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
-def _config_from_file(path: str, _mtime: float) -> RunConfig:
+def dataset_list() -> list[DatasetChoice]:
+    """What an exposed app offers: the embedded world, the base dataset, the operator's entries
+    (the configuration file's ``data_roots``, then ``$REPCAM_DATA_ROOTS``)."""
+    base, roots = _app_file()
     try:
-        return RunConfig.from_dict(json.loads(Path(path).read_text()))
-    except (OSError, json.JSONDecodeError) as exc:
-        st.error(f"cannot read the app configuration {path} (${CONFIG_ENV}): {exc}")
+        return dataset_choices(base.dataset, [*roots, *settings.data_roots_env()])
+    except RepCAMError as exc:
+        st.error(f"the operator's dataset list is invalid: {redact(str(exc), [])}")
         st.stop()
 
 
@@ -60,9 +93,11 @@ def cache_root() -> Path:
 def current_config() -> RunConfig:
     """The base configuration with the dataset, backbone and device chosen on the Home page."""
     ss = st.session_state
+    dataset = str(ss[state.DATASET]).strip() or "embedded"
     with guard():
-        return base_config().with_(dataset=str(ss[state.DATASET]).strip() or "embedded",
-                                   backbone=ss[state.BACKBONE], device=ss[state.DEVICE])
+        if settings.exposed():
+            check_allowed(dataset, dataset_list())
+        return base_config().with_(dataset=dataset, backbone=ss[state.BACKBONE], device=ss[state.DEVICE])
 
 
 def config_key(config: RunConfig) -> str:

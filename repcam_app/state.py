@@ -50,6 +50,11 @@ RES_MODES = "res_modes"
 RES_CURVE_MODES = "res_curve_modes"
 RES_CLASS_MODE = "res_class_mode"
 
+# --- access and limits (a demo served to others; see repcam_app/settings.py)
+TOKEN_INPUT = "access_token"          # the access-token field (only drawn while the gate is closed)
+TOKEN_OK = "access_granted"           # True once this session entered $REPCAM_APP_TOKEN
+UPLOADS_SEEN = "uploads_seen"         # {file id: time admitted} for the per-session upload limit
+
 _DEFAULTS: dict[str, Any] = {
     CLUSTER_LABELS: None,
     CLUSTER_SOURCE: None,

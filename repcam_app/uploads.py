@@ -1,4 +1,5 @@
-"""Validation of a user's uploaded image: type, bytes and pixel count checked before decoding."""
+"""Validation of a user's uploaded image: type, bytes and pixel count checked before decoding, and
+a per-session rate limit on new uploads (what a session may make the server decode and explain)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,38 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from repcam_core.data.transforms import resize_short_center_crop
-from repcam_core.errors import ImageError
+from repcam_core.errors import ImageError, RepCAMError
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 TYPES = ("png", "jpg", "jpeg", "bmp", "webp")
+WINDOW_S = 60.0
+HISTORY = 256  # admitted file ids remembered per session
+
+
+class UploadLimitError(RepCAMError):
+    """A session uploaded more new images per minute than the server allows."""
+
+
+def admit_upload(history: dict[str, float], file_id: str, per_minute: int, now: float) -> None:
+    """Count ``file_id`` as one of this session's uploads unless it was admitted before.
+
+    ``history`` (file id -> time admitted, kept in the session) is updated in place; the page
+    reruns with the same file on every toggle, which is not a new upload.
+
+    Raises:
+        UploadLimitError: ``per_minute`` new uploads were already admitted in the last minute.
+    """
+    if file_id in history:
+        return
+    recent = sorted(t for t in history.values() if now - t < WINDOW_S)
+    if len(recent) >= per_minute:
+        wait = WINDOW_S - (now - recent[-per_minute])
+        raise UploadLimitError(f"upload limit reached: at most {per_minute} new images per minute in one "
+                               f"session; try again in {max(1, round(wait))} s")
+    history[file_id] = now
+    for old in sorted(history, key=history.get)[:-HISTORY]:
+        del history[old]
 
 
 def load_upload(data: bytes, name: str, size: int) -> torch.Tensor:

@@ -7,9 +7,9 @@ from typing import Any, Callable
 import numpy as np
 import streamlit as st
 
-from repcam_app import state
+from repcam_app import settings, state
 from repcam_app.jobs import Job, registry
-from repcam_app.resources import config_key, guard
+from repcam_app.resources import config_key, guard, safe
 from repcam_core.method.clustering import improved_kmeans
 from repcam_core.method.modes import comparison_classes, parse_mode
 from repcam_core.pipeline import Pipeline
@@ -31,7 +31,7 @@ def progress_panel(jobs: list[Job]) -> None:
             if job.active:
                 st.progress(job.fraction, text=job.describe())
             elif job.status == "failed":
-                st.error(job.describe())
+                st.error(safe(job.describe()))
             else:
                 st.caption(f"✓ {job.describe()}")
         if was_active and not any(j.active for j in jobs):
@@ -41,20 +41,30 @@ def progress_panel(jobs: list[Job]) -> None:
 
 
 def submit(p: Pipeline, name: str, fn: Callable[[], Any], label: str, lane: str = "batch") -> Job:
-    return registry().submit(config_key(p.config), name, fn, label, lane)
+    """Queue a background job (shown as a message, not started, in a read-only demo)."""
+    with guard():
+        return registry().submit(config_key(p.config), name, fn, label, lane)
+
+
+READ_ONLY_NOTE = "Read-only demo: this server shows what its cache holds and starts no training."
 
 
 def require(p: Pipeline, name: str, label: str, ready: bool, compute: Callable[[], Any]) -> Any:
     """What the page needs first: load it when cached, else compute it in the background (the
-    interactive lane), show its progress and stop this run until it is there."""
+    interactive lane), show its progress and stop this run until it is there. In a read-only
+    demo a missing prerequisite is reported and nothing starts."""
     if ready:
         with guard():
             return compute()
+    if settings.read_only():
+        st.warning(f"{label} is not in the cache (read-only demo), so this page has nothing to show "
+                   "for this configuration.")
+        st.stop()
     job = submit(p, name, compute, label, lane="interactive")
     if job.status == "done":
         return job.result
     if job.status == "failed":
-        st.error(f"{label} failed: {job.error}")
+        st.error(safe(f"{label} failed: {job.error}"))
         st.stop()
     st.info(f"{label} is not in the cache for this configuration yet; computing it now in the "
             "background (other pages stay usable, and other tabs see the same progress).")

@@ -45,3 +45,20 @@ def app_env(tmp_path_factory) -> dict[str, str]:
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+
+
+@pytest.fixture
+def serve_on():
+    """``serve_on("0.0.0.0")``: make the in-process app believe it listens there (Streamlit's
+    ``server.address``, which ``repcam-app --host`` sets); restored after the test."""
+    from streamlit import config
+
+    old = config.get_option("server.address")
+    yield lambda address: config.set_option("server.address", address)
+    config.set_option("server.address", old)
+
+
+@pytest.fixture(autouse=True)
+def _local_server(serve_on):
+    """App tests run as on ``make app`` (127.0.0.1) unless they call ``serve_on`` themselves."""
+    serve_on("127.0.0.1")

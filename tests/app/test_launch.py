@@ -1,0 +1,107 @@
+"""``repcam-app``: local by default, an explicit host for a demo with a one-line warning, and a
+real launch that listens on 127.0.0.1 only."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from repcam_app import launch, settings
+
+
+def option(argv: list[str], name: str) -> str:
+    return argv[argv.index(name) + 1]
+
+
+def test_default_launch_binds_loopback():
+    argv = launch.streamlit_argv([])
+    assert argv[:3] == ["streamlit", "run", str(launch.APP)]
+    assert option(argv, "--server.address") == "127.0.0.1" and option(argv, "--server.port") == "8501"
+
+
+def test_host_port_and_streamlit_options():
+    argv = launch.streamlit_argv(["--host", "0.0.0.0", "--port", "9000", "--server.headless", "true"])
+    assert option(argv, "--server.address") == "0.0.0.0" and option(argv, "--server.port") == "9000"
+    assert argv[-2:] == ["--server.headless", "true"]
+
+
+def test_streamlit_address_option_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        launch.streamlit_argv(["--server.address=0.0.0.0"])
+    assert "use --host" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("127.0.1.1", True), ("localhost", True),
+                                            ("::1", True), ("[::1]", True), ("0.0.0.0", False), ("::", False),
+                                            ("192.168.1.5", False), ("", False), (None, False)])
+def test_only_explicit_loopback_counts_as_local(host, loopback):
+    assert settings.is_loopback(host) is loopback
+
+
+def test_warning_names_address_exposure_and_token(monkeypatch):
+    monkeypatch.delenv(settings.TOKEN_ENV, raising=False)
+    monkeypatch.delenv(settings.READ_ONLY_ENV, raising=False)
+    assert launch.exposure_warning("127.0.0.1", 8501) is None
+    line = launch.exposure_warning("0.0.0.0", 8502)
+    assert "\n" not in line and "0.0.0.0:8502" in line
+    assert "start training" in line and "upload" in line and "no access token" in line
+    monkeypatch.setenv(settings.TOKEN_ENV, "s3cret")
+    monkeypatch.setenv(settings.READ_ONLY_ENV, "1")
+    line = launch.exposure_warning("0.0.0.0", 8502)
+    assert "access token is required" in line and "read-only" in line and "s3cret" not in line
+
+
+def test_main_warns_only_beyond_localhost(monkeypatch, capsys):
+    from streamlit.web import cli as stcli
+
+    seen = []
+    monkeypatch.setattr(stcli, "main", lambda: seen.append(list(sys.argv)))
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    assert launch.main([]) == 0
+    assert capsys.readouterr().err == "" and option(seen[-1], "--server.address") == "127.0.0.1"
+    assert launch.main(["--host", "0.0.0.0"]) == 0
+    assert "warning: listening on 0.0.0.0:8501" in capsys.readouterr().err
+    monkeypatch.setenv(settings.MAX_JOBS_ENV, "zero")
+    assert launch.main([]) == 2 and "REPCAM_MAX_JOBS" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _listeners(port: int) -> list[str]:
+    """Local addresses listening on ``port`` (from /proc/net/tcp and tcp6, hex little-endian)."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            addr, hexport = local.split(":")
+            if state == "0A" and int(hexport, 16) == port:  # 0A = LISTEN
+                found.append(addr)
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc/net/tcp")
+def test_real_launch_listens_on_loopback_only(tmp_path):
+    port = _free_port()
+    # from another directory, so the repo's .streamlit/config.toml cannot be what binds it
+    proc = subprocess.Popen([sys.executable, "-m", "repcam_app.launch", "--port", str(port)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not _listeners(port):
+            assert proc.poll() is None, proc.stdout.read().decode()
+            assert time.monotonic() < deadline, "the app did not listen within 60 s"
+            time.sleep(0.2)
+        assert _listeners(port) == ["0100007F"]  # 127.0.0.1, nothing on 0.0.0.0 or ::
+    finally:
+        proc.terminate()
+        proc.wait(15)
