@@ -1,5 +1,7 @@
 """CAM explorer: one image's Baseline, each representative class's map, per-layer maps and the live
-fused map. Maps are computed once per (image, class); toggles only fuse cached maps (no model call)."""
+fused map. Maps are computed once per (image, class); toggles only fuse cached maps (no model call).
+The threshold is the slider's, or the fixed (paper's) or calibrated one of the mode shown, the
+latter read from that mode's cached evaluation (never computed here)."""
 
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ from repcam_app import settings, state
 from repcam_app.figures import overlay
 from repcam_app.resources import config_key, guard, pipeline
 from repcam_app.uploads import admit_upload, load_upload
-from repcam_app.widgets import progress_panel, require_multiclass, representatives, submit
+from repcam_app.widgets import current_rule, progress_panel, require_multiclass, representatives, submit
 from repcam_core import explore
+from repcam_core.experiment import Experiment
 
 st.title("CAM explorer")
 state.init()
@@ -66,17 +69,36 @@ ss.setdefault(state.EX_LAYERS, layer_names)
 if any(n not in layer_names for n in ss[state.EX_LAYERS]):
     ss[state.EX_LAYERS] = layer_names
 ss.setdefault(state.EX_THRESHOLD, float(cfg.threshold))
+source, multi = ss[state.EX_SOURCE], bool(ss[state.EX_MULTILAYER])
+mode_name = explore.shown_mode(current_rule(), multi, source, bool(ss[state.EX_REPS]))
+with guard():
+    t_cal = explore.calibrated_threshold(Experiment(p), mode_name)
+t_choice = {"slider": None, "fixed": float(cfg.threshold), "calibrated": t_cal}[ss[state.EX_THR_MODE]]
+if t_choice is not None:
+    ss[state.EX_THRESHOLD] = t_choice  # before the slider is drawn: it shows the protocol's threshold
 
 w = st.columns([3, 3, 2, 1])
 w[0].multiselect("Representative classes", others, key=state.EX_REPS)
 w[1].multiselect("Layers in the multi-layer sum", layer_names, key=state.EX_LAYERS)
-w[2].slider("Threshold", 0.0, 1.0, step=0.01, key=state.EX_THRESHOLD)
+w[2].slider("Threshold", 0.0, 1.0, step=0.005, key=state.EX_THRESHOLD, disabled=t_choice is not None)
 w[3].toggle("+A", help="multi-layer map: sum of the chosen layers × last layer", key=state.EX_MULTILAYER)
+v = st.columns([2, 3])
+v[0].radio("Maps from", ["binary", "contrast"], key=state.EX_SOURCE, horizontal=True,
+           format_func={"binary": "binary models (paper)", "contrast": "contrasts (no training)"}.get,
+           help="contrast: the multi-class model's Grad-CAM of logit(target) - logit(class), no binary model")
+v[1].radio("Threshold from", ["slider", "fixed", "calibrated"], key=state.EX_THR_MODE, horizontal=True,
+           format_func={"slider": "the slider", "fixed": f"fixed {cfg.threshold} (paper)",
+                        "calibrated": f"calibrated for {mode_name}"}.get)
+if ss[state.EX_THR_MODE] == "calibrated" and t_cal is None:
+    st.info(f"{mode_name} has no calibrated threshold in the cache yet (evaluate it on the Results page, or there is "
+            "no calibration split); the slider's threshold is used.")
 
 reps = [names.index(n) for n in ss[state.EX_REPS]]
 pending, missing = [], []
 with guard():
-    for j in reps:
+    if source == "contrast":
+        explore.add_contrasts(p, expl, reps)
+    for j in reps if source == "binary" else []:
         if not explore.add_trained_comparison(p, expl, j):
             a, b = sorted((c, j))
             if settings.read_only():  # report, never train
@@ -84,7 +106,7 @@ with guard():
                 continue
             pending.append(submit(p, f"binary:{a}-{b}", lambda a=a, b=b: p.binary_model(a, b) and None,
                                   f"binary model {names[a]} vs {names[b]}", lane="interactive"))
-ready = [j for j in reps if j in expl.per_class]
+ready = [j for j in reps if j in (expl.contrast if source == "contrast" else expl.per_class)]
 if missing:
     st.warning(f"Binary model(s) {', '.join(missing)} not in the cache (read-only demo); the fused map uses "
                f"the {len(ready)} cached one(s).")
@@ -94,19 +116,20 @@ if pending:
     progress_panel(pending)
 
 layers = [layer_names.index(n) for n in ss[state.EX_LAYERS]]
-thr, multi = float(ss[state.EX_THRESHOLD]), bool(ss[state.EX_MULTILAYER])
+thr = float(ss[state.EX_THRESHOLD])
 gt = None if mask is None else (mask == c + 1).numpy()
 baseline = explore.combine_layers(expl.baseline, multilayer=False)
-fused = explore.fuse(expl, ready, layers, multi)
+fused = explore.fuse(expl, ready, layers, multi, source)
 iou_base, iou_fused = explore.iou(baseline, mask, c, thr), explore.iou(fused, mask, c, thr)
-ss[state.EX_LAST] = {"iou": iou_fused, "baseline_iou": iou_base, "fused_sum": float(fused.sum()), "ready": ready}
+ss[state.EX_LAST] = {"iou": iou_fused, "baseline_iou": iou_base, "fused_sum": float(fused.sum()), "ready": ready,
+                     "threshold": thr, "mode": mode_name}
 
 fmt = lambda v: "—" if v is None else f"{100 * v:.1f}%"  # noqa: E731
 cols = st.columns(3)
 cols[0].image(overlay(image, fused * 0, gt, alpha=0.0), caption="image (white: ground truth)")
 cols[1].image(overlay(image, baseline, gt, threshold=thr), caption=f"Grad-CAM baseline · IoU {fmt(iou_base)}")
 cols[2].image(overlay(image, fused, gt, threshold=thr),
-              caption=f"fused over {len(ready)} class(es){' +A' if multi else ''} · IoU {fmt(iou_fused)}")
+              caption=f"{mode_name} · fused over {len(ready)} class(es) · IoU {fmt(iou_fused)} at t={thr:.3f}")
 m = st.columns(3)
 m[0].metric("IoU baseline", fmt(iou_base))
 m[1].metric("IoU fused", fmt(iou_fused), delta=None if iou_base is None or iou_fused is None
@@ -116,15 +139,16 @@ m[2].metric("classes fused", len(ready))
 if ready:
     st.subheader("Map of each representative class (Fig. 5)")
     cols = st.columns(min(len(ready), 6))
+    per_j = expl.contrast if source == "contrast" else expl.per_class
     for k, j in enumerate(ready):
-        cam = explore.combine_layers(expl.per_class[j], layers, multi)
+        cam = explore.combine_layers(per_j[j], layers, multi)
         cols[k % len(cols)].image(overlay(image, cam, gt, threshold=thr), caption=f"{names[c]} vs {names[j]}")
-    st.subheader("Per-layer maps of one binary model and their sum (Fig. 6)")
+    st.subheader(f"Per-layer maps of one {'contrast' if source == 'contrast' else 'binary model'} and their sum (Fig. 6)")
     if ss.get(state.EX_PAIR) not in [names[j] for j in ready]:
         ss[state.EX_PAIR] = names[ready[0]]
     st.selectbox("Binary model", [names[j] for j in ready], key=state.EX_PAIR,
                  format_func=lambda n: f"{names[c]} vs {n}")
-    maps = expl.per_class[names.index(ss[state.EX_PAIR])]
+    maps = per_j[names.index(ss[state.EX_PAIR])]
     cols = st.columns(len(layer_names) + 1)
     for li, name in enumerate(layer_names):
         cols[li].image(overlay(image, maps[li], gt, size=128), caption=name)

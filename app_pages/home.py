@@ -12,7 +12,7 @@ from repcam_app.widgets import READ_ONLY_NOTE, progress_panel, submit
 from repcam_core.errors import DatasetError
 from repcam_core.experiment import Experiment
 from repcam_core.explore import cached_pairwise
-from repcam_core.method.modes import PAPER_MODES, parse_mode
+from repcam_core.method.modes import DEFAULT_MODES, parse_mode
 from repcam_core.models.backbones import BACKBONES
 from repcam_core.train import resolve_device
 
@@ -54,7 +54,7 @@ with guard():
         "pairwise": cached_pairwise(exp) is not None,
     }
     modes = []
-    for name in PAPER_MODES:
+    for name in DEFAULT_MODES:
         try:
             exp.needs([parse_mode(name)])
             modes.append(name)

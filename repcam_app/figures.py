@@ -127,14 +127,23 @@ def pairwise_heatmap(pairwise: np.ndarray, names: Sequence[str],
     return fig
 
 
-def ablation_bars(table: dict[str, dict[str, float]]) -> go.Figure:
-    """mIoU (%) per mode, one bar group per backbone: ``table[backbone][mode]``."""
+def ablation_bars(table: dict[str, dict[str, float]], intervals: dict[str, dict[str, Sequence]] | None = None,
+                  title: str = "Ablation: mIoU (%) per mode") -> go.Figure:
+    """mIoU (%) per mode, one bar group per backbone: ``table[backbone][mode]``; error bars from
+    ``intervals[backbone][mode] = [lo, hi]`` (the 95 % bootstrap interval) when given."""
     fig = go.Figure()
     for backbone, modes in table.items():
-        fig.add_bar(name=backbone, x=list(modes), y=list(modes.values()),
+        names, vals = list(modes), [np.nan if v is None else v for v in modes.values()]
+        error = None
+        if intervals and backbone in intervals:
+            ci = [intervals[backbone].get(m) or [None, None] for m in names]
+            up = [np.nan if hi is None or v is None else hi - v for v, (_, hi) in zip(vals, ci)]
+            down = [np.nan if lo is None or v is None else v - lo for v, (lo, _) in zip(vals, ci)]
+            error = dict(type="data", symmetric=False, array=up, arrayminus=down, thickness=1)
+        fig.add_bar(name=backbone, x=names, y=vals, error_y=error,
                     hovertemplate="%{x}: %{y:.2f}%<extra>" + backbone + "</extra>")
-    fig.update_layout(title="Ablation: mIoU (%) per mode", barmode="group", yaxis_title="mIoU (%)",
-                      height=380, margin=dict(l=10, r=10, t=50, b=10))
+    fig.update_layout(title=title, barmode="group", yaxis_title="mIoU (%)",
+                      height=420, margin=dict(l=10, r=10, t=50, b=10), xaxis=dict(tickangle=-45))
     return fig
 
 
@@ -148,14 +157,28 @@ def per_class_bars(names: Sequence[str], per_mode: dict[str, np.ndarray]) -> go.
     return fig
 
 
-def threshold_curves(curves: dict[str, tuple[Sequence[float], np.ndarray]], marked: float) -> go.Figure:
-    """mIoU vs threshold: ``curves[mode] = (thresholds, iou [C, T])``."""
+def threshold_curves(curves: dict[str, tuple[Sequence[float], np.ndarray]], marked: float,
+                     calibrated: dict[str, float | None] | None = None) -> go.Figure:
+    """mIoU vs threshold: ``curves[mode] = (thresholds, iou [C, T])``; the fixed threshold as a
+    dashed line and each mode's calibrated threshold (``calibrated[mode]``) as a diamond on its curve."""
+    import plotly.colors
+
     fig = go.Figure()
-    for mode, (ts, iou) in curves.items():
-        miou = np.nanmean(np.asarray(iou, float), axis=0)
-        fig.add_scatter(x=list(ts), y=100 * miou, mode="lines+markers", name=mode,
-                        hovertemplate="t=%{x:.2f}: %{y:.1f}%<extra>" + mode + "</extra>")
-    fig.add_vline(x=marked, line=dict(dash="dash", color="grey"), annotation_text=f"t = {marked}")
+    palette = plotly.colors.qualitative.Plotly
+    for k, (mode, (ts, iou)) in enumerate(curves.items()):
+        iou = np.asarray(iou, float)
+        ok = np.isfinite(iou)
+        miou = np.where(ok, iou, 0).sum(0) / np.maximum(ok.sum(0), 1)
+        colour = palette[k % len(palette)]
+        fig.add_scatter(x=list(ts), y=100 * miou, mode="lines", name=mode, line=dict(color=colour),
+                        hovertemplate="t=%{x:.3f}: %{y:.1f}%<extra>" + mode + "</extra>")
+        t_cal = (calibrated or {}).get(mode)
+        if t_cal is not None:
+            j = int(np.argmin(np.abs(np.asarray(ts, float) - t_cal)))
+            fig.add_scatter(x=[t_cal], y=[100 * miou[j]], mode="markers", showlegend=False,
+                            marker=dict(symbol="diamond", size=11, color=colour, line=dict(color="black", width=1)),
+                            hovertemplate=f"{mode}: calibrated t={t_cal:.3f}<extra></extra>")
+    fig.add_vline(x=marked, line=dict(dash="dash", color="grey"), annotation_text=f"fixed t = {marked}")
     fig.update_layout(title="mIoU (%) vs threshold", xaxis_title="threshold", yaxis_title="mIoU (%)",
                       height=380, margin=dict(l=10, r=10, t=50, b=10))
     return fig

@@ -42,6 +42,8 @@ EX_LAYERS = "ex_layers"               # chosen layer names
 EX_THRESHOLD = "ex_threshold"
 EX_MULTILAYER = "ex_multilayer"
 EX_PAIR = "ex_pair_class"             # the binary model shown layer by layer (Fig. 6)
+EX_SOURCE = "ex_source"               # "binary" (the paper's binary models) or "contrast" (training-free)
+EX_THR_MODE = "ex_threshold_mode"     # "slider", "fixed" or "calibrated" (of the shown mode)
 EXPLANATIONS = "explanations"         # (config key, image key, target) -> ImageExplanation
 EX_LAST = "ex_last"                   # {"iou": float|None, "fused_sum": float} for tests
 
@@ -49,6 +51,7 @@ EX_LAST = "ex_last"                   # {"iou": float|None, "fused_sum": float} 
 RES_MODES = "res_modes"
 RES_CURVE_MODES = "res_curve_modes"
 RES_CLASS_MODE = "res_class_mode"
+RES_PROTOCOL = "res_protocol"         # fixed / calibrated / auc
 
 # --- access and limits (a demo served to others; see repcam_app/settings.py)
 TOKEN_INPUT = "access_token"          # the access-token field (only drawn while the gate is closed)
@@ -63,12 +66,15 @@ _DEFAULTS: dict[str, Any] = {
     SIM_NORMALISE: False,
     SIM_ORDER: True,
     EX_MULTILAYER: True,
+    EX_SOURCE: "binary",
+    EX_THR_MODE: "slider",
 }
 
 
 PERSISTENT = (DATASET, BACKBONE, DEVICE, KM_N, KM_SEED, KM_MIN, RULE, RULE_K, SIM_NORMALISE, SIM_ORDER,
               SIM_CLASS, EX_CLASS, EX_IMAGE, EX_REPS, EX_LAYERS, EX_THRESHOLD, EX_MULTILAYER, EX_PAIR,
-              RES_MODES, RES_CURVE_MODES, RES_CLASS_MODE)
+              EX_SOURCE, EX_THR_MODE,
+              RES_MODES, RES_CURVE_MODES, RES_CLASS_MODE, RES_PROTOCOL)
 """Widget keys whose value must survive a visit to another page."""
 
 

@@ -97,10 +97,15 @@ def session_clusters(p: Pipeline, B: np.ndarray) -> np.ndarray | None:
         return None
 
 
-def current_mode_name() -> str:
+def current_rule() -> str:
+    """The selection rule chosen on the Clustering page as a mode stem: ``S-1`` (default), ``Random``, ..."""
     rule = st.session_state.get(state.RULE) or "S-k"
     k = int(st.session_state.get(state.RULE_K) or 1)
-    return f"S-{k}+A+F" if rule == "S-k" else f"{rule}+A+F"
+    return f"S-{k}" if rule == "S-k" else rule
+
+
+def current_mode_name() -> str:
+    return f"{current_rule()}+A+F"
 
 
 def representatives(p: Pipeline, B: np.ndarray, c: int) -> list[int]:

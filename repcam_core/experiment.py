@@ -27,8 +27,8 @@ from repcam_core.maps import MapStore, map_size
 from repcam_core.method.modes import Mode, comparison_classes, parse_mode
 from repcam_core.method.selection import RANK_A
 from repcam_core.pipeline import Pipeline
-from repcam_core.protocols import CURVE, ImageCounts, bootstrap_weights, count_pixels, curve_with, protocol_values, \
-    summarise
+from repcam_core.protocols import (CURVE, ImageCounts, ProtocolValues, bootstrap_weights, count_pixels, curve_with,
+                                   protocol_values, summarise)
 from repcam_core.results import ModeResult, Results, aggregate_seeds
 
 RESULTS_VERSION = 2
@@ -43,6 +43,7 @@ class Experiment:
         self.p = pipeline
         self.maps = MapStore(pipeline)
         self._executor = executor
+        self._weights: list[np.ndarray] | None = None
         t = float(pipeline.config.threshold)
         self.thresholds = [float(x) for x in curve_with(t, CURVE if thresholds is None else thresholds)]
         if self.thresholds[0] > 0 or self.thresholds[-1] < 1:
@@ -231,25 +232,38 @@ class Experiment:
 
         return self.p.cache.get_or_create("results", self.mode_key(mode), create, load)
 
-    def protocols(self, results: dict[str, ModeResult], baseline: ModeResult | None) -> dict[str, Any]:
-        """Every protocol of every mode and the paired comparisons with ``baseline`` (cached: a
-        warm run only reads them)."""
+    def protocol_values(self, result: ModeResult) -> ProtocolValues:
+        """One mode under every protocol, with its bootstrap resamples (cached per mode: a warm run
+        or the app only reads them). The resamples depend on the evaluation images alone, so any
+        two modes' values are paired."""
         cfg = self.p.config
+        key = {"mode": self.mode_key(parse_mode(result.mode)), "bootstrap": cfg.bootstrap, "seed": cfg.seed,
+               "threshold": cfg.threshold}
+
+        def create(tmp: Path) -> None:
+            if self._weights is None:
+                self._weights = bootstrap_weights(result.counts.images, cfg.bootstrap, cfg.seed)
+            v = protocol_values(result.counts, result.calib_counts, cfg.threshold, self._weights)
+            nan = float("nan")
+            save_np({"point": v.point, "resampled": np.ascontiguousarray(v.resampled),
+                     "thresholds": np.array([v.fixed_threshold, nan if v.calibrated_threshold is None
+                                             else v.calibrated_threshold])}, str(tmp / "protocols.safetensors"))
+
+        def load(path: Path) -> ProtocolValues:
+            a = load_np(str(path / "protocols.safetensors"))
+            fixed, cal = (float(x) for x in a["thresholds"])
+            return ProtocolValues(a["point"], fixed, None if not np.isfinite(cal) else cal, a["resampled"])
+
+        return self.p.cache.get_or_create("protocols", key, create, load)
+
+    def protocols(self, results: dict[str, ModeResult], baseline: ModeResult | None) -> dict[str, Any]:
+        """Every protocol of every mode in ``results`` and the paired comparisons with ``baseline``
+        (:func:`repcam_core.protocols.summarise`)."""
         named = dict(results)
         if baseline is not None:
             named.setdefault(baseline.mode, baseline)
-        key = {"modes": [self.mode_key(parse_mode(m)) for m in named], "bootstrap": cfg.bootstrap,
-               "seed": cfg.seed, "threshold": cfg.threshold, "baseline": None if baseline is None else baseline.mode}
-
-        def create(tmp: Path) -> None:
-            first = next(iter(named.values()))
-            weights = bootstrap_weights(first.counts.images, cfg.bootstrap, cfg.seed)
-            values = {m: protocol_values(r.counts, r.calib_counts, cfg.threshold, weights) for m, r in named.items()}
-            summary = summarise(values, baseline.mode if baseline is not None else None)
-            (tmp / "protocols.json").write_text(json.dumps(summary))
-
-        return self.p.cache.get_or_create("protocols", key, create,
-                                          lambda p: json.loads((p / "protocols.json").read_text()))
+        return summarise({m: self.protocol_values(r) for m, r in named.items()},
+                         baseline.mode if baseline is not None else None)
 
     def calibration_info(self) -> dict[str, Any]:
         name = self.p.calibration_split_name
@@ -270,6 +284,22 @@ class Experiment:
         summary = self.protocols(results, baseline)
         return Results(self.p.class_names, self.p.config.threshold, results, self.p.config.to_dict(),
                        summary, self.calibration_info())
+
+    def has_result(self, mode: Mode | str) -> bool:
+        mode = mode if isinstance(mode, Mode) else parse_mode(mode)
+        return self.p.cache.has("results", self.mode_key(mode))
+
+    def cached(self, modes: Sequence[str | Mode]) -> Results | None:
+        """The table of those ``modes`` already evaluated in the cache, with every protocol; never
+        trains or computes a map (what the app's Results page shows). None when none is cached."""
+        parsed = [m if isinstance(m, Mode) else parse_mode(m) for m in modes]
+        results = {m.name: self.evaluate_mode(m) for m in parsed if self.has_result(m)}
+        if not results:
+            return None
+        baseline = results.get("Baseline") or (self.evaluate_mode(parse_mode("Baseline"))
+                                                if self.has_result("Baseline") else None)
+        return Results(self.p.class_names, self.p.config.threshold, results, self.p.config.to_dict(),
+                       self.protocols(results, baseline), self.calibration_info())
 
     def evaluate_wsss(self, mode: Mode | str, bg_threshold: float = 0.15) -> dict[str, Any]:
         """The WSSS convention (:func:`repcam_core.wsss.evaluate_wsss`), from the same cached maps."""

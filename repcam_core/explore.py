@@ -12,7 +12,7 @@ from typing import Sequence
 
 import torch
 
-from repcam_core.cam.engine import layer_maps, normalise
+from repcam_core.cam.engine import contrast_layer_maps, layer_maps, normalise
 from repcam_core.data.transforms import to_float_tensor
 from repcam_core.errors import ConfigError
 from repcam_core.pipeline import Pipeline
@@ -27,6 +27,8 @@ class ImageExplanation:
         target: class index explained.
         baseline: [L, S, S] per-layer maps of the multi-class model.
         per_class: comparison class j -> [L, S, S] per-layer maps of the binary model (target, j).
+        contrast: comparison class j -> [L, S, S] per-layer maps of the multi-class model's
+            contrast ``logit_target - logit_j`` (the training-free rival, no binary model).
         mask: uint8 [S, S] ground truth (0 bg, 1..C, 255 void) or None for an uploaded image.
         layer_names: the backbone's CAM layers, shallow to deep.
     """
@@ -36,6 +38,7 @@ class ImageExplanation:
     baseline: torch.Tensor
     per_class: dict[int, torch.Tensor] = field(default_factory=dict)
     mask: torch.Tensor | None = None
+    contrast: dict[int, torch.Tensor] = field(default_factory=dict)
     layer_names: tuple[str, ...] = ()
 
 
@@ -88,15 +91,51 @@ def combine_layers(maps: torch.Tensor, layers: Sequence[int] | None = None, mult
 
 
 def fuse(expl: ImageExplanation, classes: Sequence[int], layers: Sequence[int] | None = None,
-         multilayer: bool = True) -> torch.Tensor:
-    """The fused map [S, S] over the chosen comparison classes (no model call). With no class
-    chosen it is the multi-class Grad-CAM (the Baseline)."""
+         multilayer: bool = True, source: str = "binary") -> torch.Tensor:
+    """The fused map [S, S] over the chosen comparison classes (no model call): their binary
+    models' maps (``source="binary"``) or the multi-class model's contrasts (``"contrast"``).
+    With no class chosen it is the multi-class model's own map (Baseline, or Baseline+A)."""
     if not classes:
         return combine_layers(expl.baseline, layers, multilayer)
-    missing = [j for j in classes if j not in expl.per_class]
+    maps = expl.contrast if source == "contrast" else expl.per_class
+    missing = [j for j in classes if j not in maps]
     if missing:
-        raise ConfigError(f"no maps for comparison class(es) {missing}; call add_comparison first")
-    return normalise(torch.stack([combine_layers(expl.per_class[j], layers, multilayer) for j in classes]).mean(0))
+        helper = "add_contrasts" if source == "contrast" else "add_comparison"
+        raise ConfigError(f"no {source} maps for comparison class(es) {missing}; call {helper} first")
+    return normalise(torch.stack([combine_layers(maps[j], layers, multilayer) for j in classes]).mean(0))
+
+
+def add_contrasts(pipeline: Pipeline, expl: ImageExplanation, classes: Sequence[int]) -> None:
+    """Add the contrast maps ``logit_target - logit_j`` of the classes ``classes`` still missing
+    (one forward pass, one backward pass each, on an isolated copy of the multi-class model)."""
+    todo = [int(j) for j in classes if int(j) not in expl.contrast]
+    if expl.target in todo:
+        raise ConfigError("a class cannot be its own comparison class")
+    if not todo:
+        return
+    x = to_float_tensor(expl.image[None].to(pipeline.device))
+    maps = contrast_layer_maps(isolated(pipeline.multiclass_model()), pipeline.spec.cam_layers, x, expl.target,
+                               todo, pipeline.config.cam_method)
+    for k, j in enumerate(todo):
+        expl.contrast[j] = maps[k, 0].cpu()
+
+
+def shown_mode(rule: str, multilayer: bool, source: str, fused: bool) -> str:
+    """The name of the mode a view shows: ``rule`` is a selection rule's stem (``S-1``, ``Random``,
+    ``Rank-a``); without fused classes it is the Baseline (``+A`` when multi-layer)."""
+    if not fused:
+        return "Baseline" + ("+A" if multilayer else "")
+    return ("Contrast-" if source == "contrast" else "") + rule + ("+A" if multilayer else "") + "+F"
+
+
+def calibrated_threshold(experiment, mode: str) -> float | None:
+    """The calibrated threshold of ``mode`` if its result is in the cache (never computes one);
+    None when it is not evaluated yet or there is no calibration split."""
+    if not experiment.has_result(mode):
+        return None
+    from repcam_core.method.modes import parse_mode
+
+    return experiment.protocol_values(experiment.evaluate_mode(parse_mode(mode))).calibrated_threshold
 
 
 def iou(cam: torch.Tensor, mask: torch.Tensor | None, target: int, threshold: float) -> float | None:

@@ -135,6 +135,39 @@ def test_explorer_toggles_change_fused_map_without_model_calls(app_env, monkeypa
     ok(at)
 
 
+def test_explorer_threshold_from_the_protocols_and_contrast_maps(app_env):
+    """The live IoU at the fixed or the shown mode's calibrated threshold (read from the cached
+    evaluation), and the training-free contrast maps as the fused map's source."""
+    import json
+
+    from repcam_core.config import RunConfig
+    from repcam_core.experiment import Experiment
+    from repcam_core.pipeline import Pipeline
+
+    cfg = RunConfig.from_dict(json.loads(Path(app_env["REPCAM_APP_CONFIG"]).read_text()))
+    exp = Experiment(Pipeline(cfg, cache=app_env["REPCAM_CACHE"]))
+    core = exp.run(["S-1+A+F", "Contrast-S-1+A+F"]).to_json()["protocols"]["calibrated"]
+    at = open_page("explorer", **{state.EX_CLASS: "car"})
+    ok(at)
+    at.slider(key=state.EX_THRESHOLD).set_value(0.6).run()
+    at.radio(key=state.EX_THR_MODE).set_value("fixed").run()
+    ok(at)
+    assert at.session_state[state.EX_LAST]["threshold"] == cfg.threshold
+    at.radio(key=state.EX_THR_MODE).set_value("calibrated").run()
+    ok(at)
+    last = at.session_state[state.EX_LAST]
+    assert last["mode"] == "S-1+A+F" and last["threshold"] == core["S-1+A+F"]["threshold"]
+    binary = dict(last)
+    at.radio(key=state.EX_SOURCE).set_value("contrast").run()
+    ok(at)
+    last = at.session_state[state.EX_LAST]
+    assert last["mode"] == "Contrast-S-1+A+F" and last["threshold"] == core["Contrast-S-1+A+F"]["threshold"]
+    assert last["ready"] == binary["ready"] and last["fused_sum"] != binary["fused_sum"]
+    at.multiselect(key=state.EX_REPS).set_value([]).run()  # no class fused: the Baseline+A map
+    ok(at)
+    assert at.session_state[state.EX_LAST]["mode"] == "Baseline+A"
+
+
 def test_explorer_other_class_resets_representatives(app_env):
     at = open_page("explorer")
     ok(at)
@@ -153,6 +186,38 @@ def test_results_page(app_env):
     assert "tinynet" in df.columns and "S-1+A+F" in df.index
     at.multiselect(key=state.RES_CURVE_MODES).set_value(["Baseline"]).run()
     ok(at)
+
+
+def test_results_page_switches_protocols_and_compares_with_the_baseline(app_env):
+    """Each protocol shows the core's figures for it, with intervals; the vs-Baseline table pairs them."""
+    import json
+
+    from repcam_core.config import RunConfig
+    from repcam_core.experiment import Experiment
+    from repcam_core.pipeline import Pipeline
+    from conftest import MODES
+
+    cfg = RunConfig.from_dict(json.loads(Path(app_env["REPCAM_APP_CONFIG"]).read_text()))
+    core = Experiment(Pipeline(cfg, cache=app_env["REPCAM_CACHE"])).run(MODES).to_json()
+    at = open_page("results")
+    shown = {}
+    for proto in ("fixed", "calibrated", "auc"):
+        at.radio(key=state.RES_PROTOCOL).set_value(proto).run()
+        ok(at)
+        df = at.dataframe[0].value
+        shown[proto] = df["tinynet"].to_dict()
+        for mode in MODES:
+            assert shown[proto][mode] == pytest.approx(core["protocols"][proto][mode]["miou"])
+            lo, hi = core["protocols"][proto][mode]["ci"]
+            assert df.loc[mode, "tinynet 95% CI"] == f"[{lo:.2f}, {hi:.2f}]"
+        vs = at.dataframe[1].value.set_index("mode")  # the vs-Baseline table
+        assert "Baseline" not in vs.index and set(vs.index) == set(MODES) - {"Baseline"}
+        for mode in vs.index:
+            assert vs.loc[mode, "diff (pts)"] == pytest.approx(core["vs_baseline"][proto][mode]["diff"])
+            assert 0 <= vs.loc[mode, "P(better)"] <= 1
+    assert shown["fixed"] != shown["auc"]
+    curve = at.get("plotly_chart")[2].proto.spec
+    assert '"symbol":"diamond"' in curve.replace(" ", "")  # the calibrated thresholds are marked
 
 
 def test_upload_validation():
