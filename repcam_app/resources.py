@@ -58,11 +58,13 @@ def cache_root() -> Path:
 
 
 def current_config() -> RunConfig:
-    """The base configuration with the dataset, backbone and device chosen on the Home page."""
+    """The base configuration with the dataset, backbone and device chosen on the Home page and
+    the clustering algorithm chosen on the Clustering page."""
     ss = st.session_state
     with guard():
         return base_config().with_(dataset=str(ss[state.DATASET]).strip() or "embedded",
-                                   backbone=ss[state.BACKBONE], device=ss[state.DEVICE])
+                                   backbone=ss[state.BACKBONE], device=ss[state.DEVICE],
+                                   clustering=ss.get(state.CLUSTERING) or base_config().clustering)
 
 
 def config_key(config: RunConfig) -> str:
