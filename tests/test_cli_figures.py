@@ -3,7 +3,6 @@ real files, JSON with the scores, one-line errors."""
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import subprocess
@@ -63,7 +62,9 @@ def test_cluster_prints_the_chosen_algorithms_clusters(env, out, capsys):
     compared = last_json(capsys)["runs"]
     for algo in ("agglomerative", "spectral"):
         assert main(["cluster", "--clustering", algo, "--json", *env, *out]) == 0
-        clusters = last_json(capsys)["clusters"]
+        data = last_json(capsys)
+        assert data["algorithm"] == algo
+        clusters = data["clusters"]
         assert {frozenset(g) for g in clusters} == {frozenset(g) for g in compared[algo][0]["clusters"]}
 
 

@@ -41,10 +41,11 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     res = p.clustering()
     names = p.class_names
     groups = [[names[i] for i in g] for g in res.clusters()]
-    write(out_dir(args) / "clusters.json", json.dumps({"clusters": groups, "iterations": res.iterations,
-                                                       "converged": res.converged}, indent=2))
+    data = {"clusters": groups, "iterations": res.iterations, "converged": res.converged,
+            "algorithm": p.config.clustering}
+    write(out_dir(args) / "clusters.json", json.dumps(data, indent=2))
     if args.json:
-        print(json.dumps({"clusters": groups, "iterations": res.iterations, "converged": res.converged}))
+        print(json.dumps(data))
         return 0
     for k, g in enumerate(groups):
         print(f"cluster {k + 1}: {', '.join(g)}")

@@ -1,10 +1,11 @@
 """The paper's CAM figures with matplotlib, from the same per-layer maps the explorer uses.
 
-:func:`collect` computes what a figure needs through the cached :class:`Pipeline` (the
-multi-class model, each representative class's binary model, one forward + backward pass per
-model and image: :func:`repcam_core.explore.explain_image`); :func:`draw` lays the maps out in
-one of the paper's layouts without another model call. The app's explorer builds the same
-:class:`FigureData` from the image it shows (:func:`from_explanation`).
+:func:`build` gathers what a figure needs through the cached :class:`Pipeline`
+(:func:`repcam_core.figures.inputs.collect`: the multi-class model, each representative class's
+binary model, one forward + backward pass per model and image) and :func:`draw` lays the maps out
+in one of the paper's layouts without another model call. The app's explorer draws the same
+:class:`FigureData` from the image it shows (:func:`~repcam_core.figures.inputs.from_explanation`),
+the CLI and the Results page call :func:`build`.
 
 Layouts (rows = images; every map is overlaid on its image in the jet colour map, the target's
 ground truth outlined in white, one colour bar for the figure):
@@ -45,6 +46,8 @@ Panel = tuple[str, Any]
 
 @dataclass(frozen=True)
 class FigureSpec:
+    """One layout: its column titles and the panels of one image's row."""
+
     columns: Callable[[FigureData], list[str]]
     row: Callable[[FigureData, explore.ImageExplanation], list[Panel]]
     description: str

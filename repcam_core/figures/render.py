@@ -85,14 +85,14 @@ def save(fig: Any, path: str | Path, dpi: int = DEFAULT_DPI) -> Path:
     """Write ``fig`` to ``path`` (format from the extension) atomically: a crash never leaves a
     half-written file under ``path``. Returns the path."""
     import os
-    import tempfile
+    import uuid
 
     path = Path(path)
     data = render(fig, figure_format(path), dpi)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")  # plain open: the umask's permissions
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with open(tmp, "xb") as fh:
             fh.write(data)
         os.replace(tmp, path)
     except BaseException:

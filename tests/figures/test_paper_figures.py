@@ -147,3 +147,14 @@ def test_only_pdf_png_svg_paths_are_accepted(tmp_path, data, path, ok):
         return
     out = render.save(draw("fig1", data), tmp_path / path)
     assert out.stat().st_size > 1000 and [p.name for p in tmp_path.iterdir()] == [path]  # no temp file left
+
+
+def test_saved_figure_gets_ordinary_file_permissions(tmp_path, data):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        out = render.save(draw("fig1", data), tmp_path / "fig.png")
+    finally:
+        os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o644  # readable by others, as any file the user writes
