@@ -124,7 +124,8 @@ def fusions_for(pipeline: Pipeline, target: int, modes: Sequence[str]) -> list[F
 
 def collect(pipeline: Pipeline, target: int, images: Sequence[int], fusions: Sequence[Fusion]) -> FigureData:
     """Per-layer maps of each evaluation image ``images`` for ``target`` under the multi-class
-    model and every fusion's binary models, training the models that are missing (with progress)."""
+    model and every fusion's binary models, training the models that are missing (with progress).
+    Maps come from private copies of the models, so the app may run this beside other jobs."""
     classes = list(dict.fromkeys(j for f in fusions for j in f.classes))
     pipeline.multiclass_model()
     missing = [j for j in classes if not pipeline.has_binary(*sorted((target, j)))]
@@ -133,11 +134,10 @@ def collect(pipeline: Pipeline, target: int, images: Sequence[int], fusions: Seq
             for j in missing:
                 pipeline.binary_model(*sorted((target, j)))
                 step(1)
-    split, rows = pipeline.eval_split, []
+    split = pipeline.eval_split
     with pipeline.progress.task("per-layer maps of the figure's images", len(images)) as step:
-        for i in images:
-            rows.append(explore.explain_image(pipeline, split.images[i], target, classes, split.masks[i]))
-            step(1)
+        rows = explore.explain_many(pipeline, [split.images[i] for i in images], target, classes,
+                                    [split.masks[i] for i in images], step)
     return FigureData(tuple(pipeline.class_names), target, rows, [split.ids[i] for i in images], list(fusions))
 
 

@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from repcam_core import explore
@@ -158,3 +159,12 @@ def test_saved_figure_gets_ordinary_file_permissions(tmp_path, data):
     finally:
         os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o644  # readable by others, as any file the user writes
+
+
+def test_figure_maps_are_the_explorers_maps(tiny_pipeline, data):
+    """collect() computes on private model copies; the maps must be those of the shared models."""
+    first = data.images[0]
+    direct = explore.explain_image(tiny_pipeline, first.image, data.target, list(first.per_class), first.mask)
+    assert torch.allclose(direct.baseline, first.baseline, atol=1e-5)
+    for j, maps in first.per_class.items():
+        assert torch.allclose(direct.per_class[j], maps, atol=1e-5)
