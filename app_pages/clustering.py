@@ -1,4 +1,5 @@
-"""Clustering & selection: improved k-means live, manual moves, and the representative classes."""
+"""Clustering & selection: the chosen algorithm live, manual moves, the representative classes, and
+a comparison of the clustering algorithms (computed on a click; no model call once B exists)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ import streamlit as st
 from repcam_app import state
 from repcam_app.figures import similarity_heatmap
 from repcam_app.resources import guard, pipeline
+from repcam_app.exports import table_png
 from repcam_app.widgets import current_mode_name, require_similarity
 from repcam_core.experiment import Experiment
 from repcam_core.explore import cached_pairwise, expected_iou, topk_oracle
-from repcam_core.method.clustering import improved_kmeans, reorder_by_clusters
+from repcam_core.method.cluster_compare import compare_pipeline, parse_seeds
+from repcam_core.method.clusterers import CLUSTERINGS, cluster_classes, smallest_cluster
+from repcam_core.method.clustering import reorder_by_clusters
 from repcam_core.method.modes import comparison_classes, parse_mode
 
 st.title("Clustering & representative-class selection")
@@ -22,22 +26,30 @@ B = require_similarity(p)
 names, C, cfg = list(p.class_names), p.num_classes, p.config
 ss = st.session_state
 for key, default in ((state.KM_N, cfg.n_clusters), (state.KM_SEED, cfg.seed), (state.KM_MIN, cfg.min_cluster_size),
-                     (state.RULE, "S-k"), (state.RULE_K, 1)):
+                     (state.RULE, "S-k"), (state.RULE_K, 1), (state.CMP_SEEDS, "0,1,2,3,4")):
     ss.setdefault(key, default)
 
-c1, c2, c3 = st.columns(3)
+c0, c1, c2, c3 = st.columns(4)
+c0.selectbox("Algorithm", CLUSTERINGS.names(), key=state.CLUSTERING,
+             help="clusters B for S-k here, in the explorer and in the Results page's evaluations")
 c1.number_input("Clusters N", min_value=1, step=1, key=state.KM_N)
 c2.number_input("Seed", min_value=0, step=1, key=state.KM_SEED)
-c3.number_input("Minimum cluster size", min_value=1, step=1, key=state.KM_MIN)
-source = (int(ss[state.KM_N]), int(ss[state.KM_SEED]), int(ss[state.KM_MIN]))
+c3.number_input("Minimum cluster size", min_value=1, step=1, key=state.KM_MIN,
+                help="kept by the improved k-means only; spectral and agglomerative clusters may be smaller")
+algo = cfg.clustering
+source = (algo, int(ss[state.KM_N]), int(ss[state.KM_SEED]), int(ss[state.KM_MIN]))
 if ss[state.CLUSTER_SOURCE] != source or ss[state.CLUSTER_LABELS] is None or len(ss[state.CLUSTER_LABELS]) != C:
     with guard():
-        res = improved_kmeans(B, source[0], min_size=source[2], seed=source[1])
+        res = cluster_classes(algo, B, source[1], min_size=source[3], seed=source[2], n_init=cfg.cluster_restarts)
     ss[state.CLUSTER_LABELS], ss[state.CLUSTER_SOURCE] = res.labels.tolist(), source
-    st.caption(f"improved k-means: {res.iterations} passes, {res.moves} moves, "
-               f"{'converged' if res.converged else 'stopped at max_iter'}")
+    if algo == "improved-kmeans":
+        st.caption(f"improved k-means: {res.iterations} passes, {res.moves} moves, "
+                   f"{'converged' if res.converged else 'stopped at max_iter'}")
+    elif smallest_cluster(res.labels, source[1]) < source[3]:
+        st.warning(f"{algo}: a cluster has {smallest_cluster(res.labels, source[1])} class(es), fewer than the "
+                   f"minimum {source[3]} (only the improved k-means enforces it)")
 labels = np.asarray(ss[state.CLUSTER_LABELS])
-n_groups = max(int(labels.max()) + 1, source[0])
+n_groups = max(int(labels.max()) + 1, source[1])
 
 st.subheader("Clusters")
 st.dataframe(pd.DataFrame({"cluster": [f"cluster {g}" for g in range(n_groups)],
@@ -85,3 +97,30 @@ else:
     st.info("The pairwise table (every binary model alone) is not in the cache, so expected IoUs are not "
             "shown; compute it on the Home page.")
 st.dataframe(pd.DataFrame(rows), hide_index=True, key="cl_table")
+
+st.subheader("Compare the clustering algorithms")
+st.caption("Each algorithm clusters B into N clusters once per seed; mean ± sd over the seeds of the within-cluster "
+           "similarity (the improved k-means' objective), the silhouette on 1 - normalised similarity, and, where "
+           "the dataset records its true families (the embedded world does), ARI and NMI against them.")
+k1, k2 = st.columns([3, 1])
+k1.text_input("Seeds", key=state.CMP_SEEDS)
+if k2.button("Compare", key=state.CMP_BUTTON):
+    with guard():
+        seeds = parse_seeds(ss[state.CMP_SEEDS])
+        comp = compare_pipeline(p, seeds, source[1], source[3])
+    header, rows = comp.table()
+    ss[state.CMP_RESULT] = {"source": (source[1], source[3], tuple(seeds)), "header": header, "rows": rows,
+                            "json": comp.to_json()}
+result = ss[state.CMP_RESULT]
+if result is not None:
+    table = pd.DataFrame(result["rows"], columns=result["header"])
+    n, m, seeds = result["source"]
+    truth = result["json"]["truth"]
+    st.dataframe(table, hide_index=True, key="cl_compare_table")
+    st.caption(f"N = {n}, minimum size {m}, seeds {', '.join(map(str, seeds))}; true families: "
+               + ("; ".join(f"{f}: {', '.join(c)}" for f, c in truth.items()) if truth else "unknown (no ARI/NMI)"))
+    d1, d2 = st.columns(2)
+    d1.download_button("Comparison (CSV)", table.to_csv(index=False), "clustering_comparison.csv", "text/csv",
+                       key=state.CMP_DL_CSV)
+    d2.download_button("Comparison (PNG)", table_png(result["header"], result["rows"]), "clustering_comparison.png",
+                       "image/png", key=state.CMP_DL_PNG)

@@ -11,12 +11,16 @@ import time
 import streamlit as st
 
 from repcam_app import settings, state
+from repcam_app.exports import downloads, figure_files
 from repcam_app.figures import overlay
 from repcam_app.resources import config_key, guard, pipeline
 from repcam_app.uploads import admit_upload, load_upload
 from repcam_app.widgets import current_rule, progress_panel, require_multiclass, representatives, submit
 from repcam_core import explore
 from repcam_core.experiment import Experiment
+from repcam_core.figures import WIDTHS
+from repcam_core.figures.inputs import from_explanation
+from repcam_core.figures.paper import PAPER_FIGURES, draw
 
 st.title("CAM explorer")
 state.init()
@@ -154,3 +158,24 @@ if ready:
         cols[li].image(overlay(image, maps[li], gt, size=128), caption=name)
     cols[-1].image(overlay(image, explore.combine_layers(maps, layers, True), gt, size=128),
                    caption="sum × last layer")
+
+    # The paper's layouts of this image, drawn by the same core code as `repcam figure` from the
+    # cached per-layer maps (no model call); rendered on the click, offered until a choice changes.
+    st.subheader("Paper figures of this image (PDF / PNG)")
+    ss.setdefault(state.EX_FIG_WIDTH, "double")
+    f = st.columns([3, 1, 1])
+    f[0].selectbox("Figure", PAPER_FIGURES.names(), key=state.EX_FIG,
+                   format_func=lambda n: f"{n} — {PAPER_FIGURES.get(n).description}")
+    f[1].selectbox("Width", list(WIDTHS), key=state.EX_FIG_WIDTH)
+    pair = names.index(ss[state.EX_PAIR])
+    shown = [pair, *[j for j in ready if j != pair]] if ss[state.EX_FIG] == "fig6" else ready
+    what = (ss[state.EX_FIG], ss[state.EX_FIG_WIDTH], ekey, tuple(shown), tuple(layers), multi, source)
+    if f[2].button("Prepare PDF + PNG", key=state.EX_FIG_BUTTON):
+        label = "upload" if image_key[0] == "upload" else p.eval_split.ids[image_key[1]]
+        with guard(), st.spinner("Drawing the figure…"):
+            data = from_explanation(expl, names, shown, multi, layers, label=label, source=source)
+            files = figure_files(draw(ss[state.EX_FIG], data, ss[state.EX_FIG_WIDTH]))
+        ss[state.EX_FIG_FILES] = {"for": what, "stem": f"{ss[state.EX_FIG]}-{names[c]}", **files}
+    done = ss[state.EX_FIG_FILES]
+    if done is not None and done["for"] == what:
+        downloads({fmt: done[fmt] for fmt in ("pdf", "png")}, done["stem"], state.EX_FIG_DL)

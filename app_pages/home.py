@@ -68,7 +68,7 @@ st.caption(f"{C} classes: {', '.join(p.class_names)} · running on **{device}**"
 tick = lambda ok: "cached" if ok else "not yet"  # noqa: E731
 st.subheader("What is computed for this configuration")
 st.table({
-    "step": ["multi-class model (Baseline, builds B)", "similarity matrix B", "clustering (improved k-means)",
+    "step": ["multi-class model (Baseline, builds B)", "similarity matrix B", f"clustering ({cfg.clustering})",
              "binary models (one per class pair)", "pairwise table (Table 1)", "evaluated modes"],
     "status": [tick(has["mc"]), tick(has["B"]), tick(has["clusters"]), f"{trained} / {len(pairs)} trained",
                tick(has["pairwise"]), f"{len(done_modes)} / {len(modes)}: {', '.join(done_modes) or '—'}"],

@@ -1,7 +1,8 @@
 """Results: the ablation table (modes x backbones) under a chosen protocol (fixed, calibrated,
 AUC) with 95 % intervals, the paired comparison with the Baseline, Table 1 as a heatmap, per-class
-bars, the mIoU-vs-threshold curve with the calibrated thresholds, and CSV/PNG downloads. Reads
-the cache (per-mode protocol values are cached too); computes only on a button."""
+bars, the mIoU-vs-threshold curve with the calibrated thresholds, the paper's figures, and
+CSV/PNG/PDF downloads. Reads the cache (per-mode protocol values are cached too); computes only on
+a button (PNG exports are drawn with matplotlib by the core, no browser needed)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ import pandas as pd
 import streamlit as st
 
 from repcam_app import settings, state
-from repcam_app.figures import (ablation_bars, pairwise_heatmap, per_class_bars, png_bytes, table_png,
-                                threshold_curves)
-from repcam_app.resources import guard, pipeline
+from repcam_app.exports import downloads, figure_files, png, table_png
+from repcam_app.figures import ablation_bars, pairwise_heatmap, per_class_bars, threshold_curves
+from repcam_app.jobs import registry
+from repcam_app.resources import config_key, guard, pipeline
 from repcam_app.widgets import READ_ONLY_NOTE, progress_panel, submit
 from repcam_core.experiment import Experiment
+from repcam_core.figures import WIDTHS, charts
+from repcam_core.figures.paper import PAPER_FIGURES, build
 from repcam_core.explore import cached_pairwise
 from repcam_core.method.modes import DEFAULT_MODES, parse_mode
 from repcam_core.models.backbones import BACKBONES
@@ -90,7 +94,7 @@ d1.download_button("Ablation table (CSV)", pd.concat([df, ci_df], axis=1).to_csv
                    "text/csv", key="dl_ablation_csv")
 d2.download_button("Ablation table (PNG)", table_png(["mode", *df.columns], [[i, *[
     "—" if not np.isfinite(v) else f"{v:.2f}" for v in row]] for i, row in df.iterrows()]),
-    "ablation.png", "image/png", key="dl_ablation_png")
+    f"ablation_{proto}.png", "image/png", key="dl_ablation_png")
 
 if mine is None:
     st.info(f"No evaluated mode for backbone {cfg.backbone}; per-class charts need one.")
@@ -121,26 +125,70 @@ st.plotly_chart(curve, key="res_curve")
 st.caption("Dashed line: the fixed threshold; diamonds: each mode's calibrated threshold.")
 st.download_button("Per-class IoU and protocols (CSV)", mine.to_csv(), "per_class.csv", "text/csv",
                    key="dl_results_csv")
-results, mine_modes = mine, mine.modes
-
-st.subheader("Pairwise table (Table 1)")
+modes_res = mine.modes
 with guard():
     pairwise = cached_pairwise(Experiment(p))
+extra = {label: modes_res[m].per_class for m, label in (("Top1", "Top1"), ("Top2", "Top2"), ("Top3", "Top3"),
+                                                        ("Top4", "Top4"), ("All", "All"), ("Baseline", "Grad-CAM"))
+         if m in modes_res}
+
+charts_for = (proto, tuple(sorted(table.items(), key=str)), tuple(sel), pairwise is not None)
+if st.button("Prepare the charts as PNG", key=state.RES_CHARTS_BUTTON):
+    with st.spinner("Drawing the charts…"):
+        shown_table = {b: {m: (np.nan if v is None else v) for m, v in t.items()} for b, t in table.items()}
+        pngs = {"ablation": png(charts.ablation_figure(shown_table)),
+                "per_class": png(charts.per_class_figure(names, {m: modes_res[m].per_class for m in sel})),
+                "threshold": png(charts.threshold_figure({m: (modes_res[m].thresholds, modes_res[m].iou)
+                                                          for m in sel}, cfg.threshold))}
+        if pairwise is not None:
+            pngs["table1"] = png(charts.pairwise_figure(pairwise["single"], names, extra))
+    ss[state.RES_CHARTS] = {"for": charts_for, **pngs}
+ready_pngs = ss[state.RES_CHARTS]
+if ready_pngs is not None and ready_pngs["for"] == charts_for:
+    cols = st.columns(len(ready_pngs) - 1)
+    for col, (name, data) in zip(cols, [(k, v) for k, v in ready_pngs.items() if k != "for"]):
+        col.download_button(f"{name}.png", data, f"{name}.png", "image/png", key=f"dl_chart_{name}_png")
+
+st.subheader("Paper figures (PDF / PNG)")
+st.caption("The layouts of the paper's Figs. 1, 5, 6 and 7 for one class, drawn by the same code as "
+           "`repcam figure`; binary models that are missing are trained in the background.")
+fig_modes = [m for m in valid if parse_mode(m).kind not in ("baseline", "topk", "all")] or ["S-1+A+F"]
+for key, default in ((state.RES_FIG_CLASS, names[0]), (state.RES_FIG_IMAGES, min(3, len(names))),
+                     (state.RES_FIG_MODE, "S-1+A+F" if "S-1+A+F" in fig_modes else fig_modes[0]),
+                     (state.RES_FIG_WIDTH, "double")):
+    ss.setdefault(key, default)
+g = st.columns([3, 2, 1, 2, 1])
+g[0].selectbox("Figure", PAPER_FIGURES.names(), key=state.RES_FIG,
+               format_func=lambda n: f"{n} — {PAPER_FIGURES.get(n).description}")
+g[1].selectbox("Class", names, key=state.RES_FIG_CLASS)
+g[2].number_input("Images", min_value=1, max_value=12, step=1, key=state.RES_FIG_IMAGES)
+g[3].selectbox("Mode", fig_modes, key=state.RES_FIG_MODE)
+g[4].selectbox("Width", list(WIDTHS), key=state.RES_FIG_WIDTH)
+request = (ss[state.RES_FIG], ss[state.RES_FIG_CLASS], int(ss[state.RES_FIG_IMAGES]), ss[state.RES_FIG_MODE],
+           ss[state.RES_FIG_WIDTH])
+job_name = "figure:" + ":".join(map(str, request))
+
+
+def make_figure() -> dict:
+    fig, _ = build(p, request[0], request[1], request[2], request[3], request[4])
+    return figure_files(fig)
+
+
+if st.button("Prepare figure", key=state.RES_FIG_BUTTON, disabled=settings.read_only()):
+    submit(p, job_name, make_figure, f"{request[0]} of {request[1]}", lane="interactive")
+job = registry().get(config_key(cfg), job_name)
+if job is not None and job.status == "done":
+    ss[state.RES_FIG_FILES] = {"for": job_name, "stem": f"{request[0]}-{request[1]}", **job.result}
+elif job is not None:
+    progress_panel([job])
+done = ss[state.RES_FIG_FILES]
+if done is not None and done["for"] == job_name:
+    downloads({fmt: done[fmt] for fmt in ("pdf", "png")}, done["stem"], state.RES_FIG_DL)
+
+st.subheader("Pairwise table (Table 1)")
 if pairwise is None:
     st.info("The pairwise table is not in the cache; compute it on the Home page (trains every pair).")
     st.stop()
-extra = {label: mine_modes[m].per_class for m, label in (("Top1", "Top1"), ("Top2", "Top2"), ("Top3", "Top3"),
-                                                      ("Top4", "Top4"), ("All", "All"), ("Baseline", "Grad-CAM"))
-         if m in mine_modes}
-fig = pairwise_heatmap(pairwise["single"], names, extra)
-st.plotly_chart(fig, key="res_pairwise")
-e1, e2 = st.columns(2)
-e1.download_button("Table 1 (CSV)", pairwise_table_csv(names, pairwise["single"], results), "table1.csv",
+st.plotly_chart(pairwise_heatmap(pairwise["single"], names, extra), key="res_pairwise")
+st.download_button("Table 1 (CSV)", pairwise_table_csv(names, pairwise["single"], mine), "table1.csv",
                    "text/csv", key="dl_pairwise_csv")
-if e2.button("Prepare Table 1 as PNG", key="res_png"):
-    png = png_bytes(fig)
-    if png is None:
-        st.info("PNG export of charts needs kaleido with Chrome/Chromium, which is not available here; "
-                "use the camera icon above the chart instead.")
-    else:
-        e2.download_button("Download PNG", png, "table1.png", "image/png", key="dl_pairwise_png")

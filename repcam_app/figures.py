@@ -1,13 +1,15 @@
-"""Figures for the app: Plotly charts and CAM overlays (numpy/PIL images). No Streamlit here."""
+"""Figures for the app: Plotly charts and CAM overlays (numpy/PIL images). No Streamlit here.
+
+Static exports (PNG/PDF) of these charts are drawn with matplotlib by
+:mod:`repcam_core.figures.charts` (see ``repcam_app/exports.py``), not from the Plotly figures."""
 
 from __future__ import annotations
 
-import io
 from typing import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from PIL import Image, ImageDraw
+from PIL import Image
 
 # A jet-like colormap: anchors at 0, .35, .5, .65, 1 (blue -> cyan -> green -> yellow -> red).
 _CMAP_X = np.array([0.0, 0.125, 0.375, 0.625, 0.875, 1.0])
@@ -182,29 +184,3 @@ def threshold_curves(curves: dict[str, tuple[Sequence[float], np.ndarray]], mark
     fig.update_layout(title="mIoU (%) vs threshold", xaxis_title="threshold", yaxis_title="mIoU (%)",
                       height=380, margin=dict(l=10, r=10, t=50, b=10))
     return fig
-
-
-def png_bytes(fig: go.Figure) -> bytes | None:
-    """The figure as PNG through kaleido (needs Chrome/Chromium); None when that is unavailable."""
-    try:
-        return fig.to_image(format="png", width=1000, height=int(fig.layout.height or 500), scale=1)
-    except Exception:  # kaleido missing, or no browser for it
-        return None
-
-
-def table_png(header: Sequence[str], rows: Sequence[Sequence[str]]) -> bytes:
-    """A plain table rendered with PIL (the PNG fallback when kaleido is unavailable)."""
-    cells = [list(map(str, header)), *[list(map(str, r)) for r in rows]]
-    widths = [max(len(r[i]) for r in cells) * 7 + 14 for i in range(len(header))]
-    img = Image.new("RGB", (sum(widths) + 2, 22 * len(cells) + 2), "white")
-    d = ImageDraw.Draw(img)
-    for r, row in enumerate(cells):
-        x = 1
-        for i, cell in enumerate(row):
-            d.rectangle([x, 1 + 22 * r, x + widths[i], 1 + 22 * (r + 1)], outline="#999",
-                        fill="#eee" if r == 0 else "white")
-            d.text((x + 6, 6 + 22 * r), cell, fill="black")
-            x += widths[i]
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()

@@ -91,13 +91,15 @@ def cache_root() -> Path:
 
 
 def current_config() -> RunConfig:
-    """The base configuration with the dataset, backbone and device chosen on the Home page."""
+    """The base configuration with the dataset, backbone and device chosen on the Home page and
+    the clustering algorithm chosen on the Clustering page."""
     ss = st.session_state
     dataset = str(ss[state.DATASET]).strip() or "embedded"
     with guard():
         if settings.exposed():
             check_allowed(dataset, dataset_list())
-        return base_config().with_(dataset=dataset, backbone=ss[state.BACKBONE], device=ss[state.DEVICE])
+        return base_config().with_(dataset=dataset, backbone=ss[state.BACKBONE], device=ss[state.DEVICE],
+                                   clustering=ss.get(state.CLUSTERING) or base_config().clustering)
 
 
 def config_key(config: RunConfig) -> str:

@@ -14,6 +14,7 @@ import streamlit as st
 DATASET = "cfg_dataset"          # "embedded" or a VOC-layout directory
 BACKBONE = "cfg_backbone"
 DEVICE = "cfg_device"            # auto / cpu / cuda
+CLUSTERING = "cfg_clustering"    # clustering algorithm feeding S-k (chosen on the Clustering page)
 
 # --- clustering & selection page
 KM_N = "km_n"
@@ -26,6 +27,11 @@ MOVE_TO = "move_to"
 MOVE_BUTTON = "move_button"
 RULE = "sel_rule"                     # Random / Rank-a / Rank-b / S-k
 RULE_K = "sel_k"
+CMP_SEEDS = "cmp_seeds"               # seeds of the clustering comparison, "0,1,2,3,4"
+CMP_BUTTON = "cmp_run"
+CMP_RESULT = "cmp_result"             # {"source": (N, min, seeds), "header": [...], "rows": [[...]], "json": {...}}
+CMP_DL_CSV = "dl_cmp_csv"
+CMP_DL_PNG = "dl_cmp_png"
 
 # --- similarity page
 SIM_NORMALISE = "sim_normalise"
@@ -46,12 +52,27 @@ EX_SOURCE = "ex_source"               # "binary" (the paper's binary models) or 
 EX_THR_MODE = "ex_threshold_mode"     # "slider", "fixed" or "calibrated" (of the shown mode)
 EXPLANATIONS = "explanations"         # (config key, image key, target) -> ImageExplanation
 EX_LAST = "ex_last"                   # {"iou": float|None, "fused_sum": float} for tests
+EX_FIG = "ex_figure"                  # paper figure of the current image: fig1 / fig5 / fig6 / fig7
+EX_FIG_WIDTH = "ex_figure_width"      # single / double
+EX_FIG_BUTTON = "ex_figure_prepare"
+EX_FIG_FILES = "ex_figure_files"      # {"for": what it shows, "stem": str, "pdf": bytes, "png": bytes}
+EX_FIG_DL = {"pdf": "dl_ex_figure_pdf", "png": "dl_ex_figure_png"}
 
 # --- results page
 RES_MODES = "res_modes"
 RES_CURVE_MODES = "res_curve_modes"
 RES_CLASS_MODE = "res_class_mode"
 RES_PROTOCOL = "res_protocol"         # fixed / calibrated / auc
+RES_CHARTS_BUTTON = "res_png"         # prepare every chart as PNG
+RES_CHARTS = "res_chart_pngs"         # {"for": what they show, name: PNG bytes}
+RES_FIG = "res_figure"                # paper figure: fig1 / fig5 / fig6 / fig7
+RES_FIG_CLASS = "res_figure_class"
+RES_FIG_IMAGES = "res_figure_images"  # number of the class's validation images (rows)
+RES_FIG_MODE = "res_figure_mode"
+RES_FIG_WIDTH = "res_figure_width"
+RES_FIG_BUTTON = "res_figure_prepare"
+RES_FIG_FILES = "res_figure_files"    # {"for": job name, "stem": str, "pdf": bytes, "png": bytes}
+RES_FIG_DL = {"pdf": "dl_res_figure_pdf", "png": "dl_res_figure_png"}
 
 # --- access and limits (a demo served to others; see repcam_app/settings.py)
 TOKEN_INPUT = "access_token"          # the access-token field (only drawn while the gate is closed)
@@ -68,13 +89,19 @@ _DEFAULTS: dict[str, Any] = {
     EX_MULTILAYER: True,
     EX_SOURCE: "binary",
     EX_THR_MODE: "slider",
+    CMP_RESULT: None,
+    EX_FIG_FILES: None,
+    RES_CHARTS: None,
+    RES_FIG_FILES: None,
 }
 
 
 PERSISTENT = (DATASET, BACKBONE, DEVICE, KM_N, KM_SEED, KM_MIN, RULE, RULE_K, SIM_NORMALISE, SIM_ORDER,
               SIM_CLASS, EX_CLASS, EX_IMAGE, EX_REPS, EX_LAYERS, EX_THRESHOLD, EX_MULTILAYER, EX_PAIR,
               EX_SOURCE, EX_THR_MODE,
-              RES_MODES, RES_CURVE_MODES, RES_CLASS_MODE, RES_PROTOCOL)
+              RES_MODES, RES_CURVE_MODES, RES_CLASS_MODE, RES_PROTOCOL,
+              CLUSTERING, CMP_SEEDS, EX_FIG, EX_FIG_WIDTH, RES_FIG, RES_FIG_CLASS, RES_FIG_IMAGES, RES_FIG_MODE,
+              RES_FIG_WIDTH)
 """Widget keys whose value must survive a visit to another page."""
 
 
@@ -87,7 +114,8 @@ def init() -> None:
     from repcam_app.resources import base_config
 
     base = base_config()
-    defaults = {DATASET: base.dataset, BACKBONE: base.backbone, DEVICE: base.device, **_DEFAULTS}
+    defaults = {DATASET: base.dataset, BACKBONE: base.backbone, DEVICE: base.device, CLUSTERING: base.clustering,
+                **_DEFAULTS}
     for key, value in defaults.items():
         if key not in st.session_state:
             st.session_state[key] = value.copy() if isinstance(value, dict) else value

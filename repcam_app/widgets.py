@@ -10,7 +10,7 @@ import streamlit as st
 from repcam_app import settings, state
 from repcam_app.jobs import Job, registry
 from repcam_app.resources import config_key, guard, safe
-from repcam_core.method.clustering import improved_kmeans
+from repcam_core.method.clusterers import cluster_classes
 from repcam_core.method.modes import comparison_classes, parse_mode
 from repcam_core.pipeline import Pipeline
 
@@ -86,13 +86,14 @@ def require_similarity(p: Pipeline) -> np.ndarray:
 
 
 def session_clusters(p: Pipeline, B: np.ndarray) -> np.ndarray | None:
-    """The clusters edited on the Clustering page, else the configuration's improved k-means."""
+    """The clusters edited on the Clustering page, else the configuration's clustering algorithm."""
     labels = st.session_state.get(state.CLUSTER_LABELS)
     if labels is not None and len(labels) == p.num_classes:
         return np.asarray(labels)
     cfg = p.config
     try:
-        return improved_kmeans(B, cfg.n_clusters, cfg.min_cluster_size, cfg.seed).labels
+        return cluster_classes(cfg.clustering, B, cfg.n_clusters, cfg.min_cluster_size, cfg.seed,
+                               cfg.cluster_restarts).labels
     except Exception:
         return None
 

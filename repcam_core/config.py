@@ -61,6 +61,8 @@ class RunConfig:
     training images: for partial real data) or comma-separated class names.
     ``cluster_restarts``: random initial partitions of the improved k-means; the one with the
     highest within-cluster average similarity is kept (1 is the paper's single run).
+    ``clustering``: the algorithm that clusters B for S-k, a name of
+    :data:`repcam_core.method.clusterers.CLUSTERINGS` (default the paper's improved k-means).
     ``similarity_holdout``: share of each class's single-label training images kept out of the
     training of B's multi-class model and used to compute B. A model that fits its training set
     puts almost no softmax mass off the diagonal on those images (B is then mostly noise); on
@@ -85,6 +87,7 @@ class RunConfig:
     n_clusters: int = 4
     min_cluster_size: int = 4
     cluster_restarts: int = 10
+    clustering: str = "improved-kmeans"
     n_random: int = 4
     similarity_holdout: float = 0.3
     threshold: float = 0.15
@@ -105,6 +108,10 @@ class RunConfig:
         _check(self.n_clusters >= 1, f"number of clusters N must be >= 1, got {self.n_clusters}")
         _check(self.min_cluster_size >= 1, f"minimum cluster size must be >= 1, got {self.min_cluster_size}")
         _check(self.cluster_restarts >= 1, f"cluster restarts must be >= 1, got {self.cluster_restarts}")
+        from repcam_core.method.clusterers import CLUSTERINGS  # a registry of names; no sklearn import
+
+        _check(self.clustering in CLUSTERINGS, f"unknown clustering algorithm {self.clustering!r}; "
+                                               f"choose one of: {', '.join(CLUSTERINGS.names())}")
         _check(self.n_random >= 1, f"number of random classes must be >= 1, got {self.n_random}")
         _check(0.0 <= self.similarity_holdout < 1.0,
                f"similarity holdout must be in [0, 1), got {self.similarity_holdout}")

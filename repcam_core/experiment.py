@@ -24,6 +24,7 @@ from repcam_core.cam import fusion
 from repcam_core.errors import ConfigError
 from repcam_core.evaluate import IoUAccumulator
 from repcam_core.maps import MapStore, map_size
+from repcam_core.method.clusterers import DEFAULT_CLUSTERING
 from repcam_core.method.modes import Mode, comparison_classes, parse_mode
 from repcam_core.method.selection import RANK_A
 from repcam_core.pipeline import Pipeline
@@ -187,7 +188,9 @@ class Experiment:
         return {"mode": mode.name, "version": RESULTS_VERSION, "multiclass": self.p.multiclass_key(),
                 "binary": self.p.binary_key(0, 1) if mode.needs_binary else None,
                 "similarity": self.p.similarity_key() if mode.needs_similarity else None,
-                "clusters": [cfg.n_clusters, cfg.min_cluster_size] if mode.needs_clustering else None,
+                "clusters": ([cfg.n_clusters, cfg.min_cluster_size]
+                             + ([cfg.clustering] if cfg.clustering != DEFAULT_CLUSTERING else [])  # old keys stay
+                             if mode.needs_clustering else None),
                 "n_random": cfg.n_random if mode.kind == "random" else None,
                 "method": cfg.cam_method, "thresholds": self.thresholds, "split": cfg.eval_split,
                 "calibration": None if calib is None else [calib, self.p.split_fingerprint("calib")]}

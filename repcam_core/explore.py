@@ -8,7 +8,7 @@ This is what the app's CAM explorer calls; toggling a class, a layer or the thre
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
@@ -175,6 +175,26 @@ def explain_baseline(pipeline: Pipeline, image: torch.Tensor, target: int,
     model = isolated(pipeline.multiclass_model())
     return ImageExplanation(image=image, target=target, mask=mask, layer_names=tuple(pipeline.spec.cam_layers),
                             baseline=_maps(pipeline, model, image, target))
+
+
+def explain_many(pipeline: Pipeline, images: Sequence[torch.Tensor], target: int, comparisons: Sequence[int],
+                 masks: Sequence[torch.Tensor | None], step: Callable[[int], None] | None = None
+                 ) -> list[ImageExplanation]:
+    """:func:`explain_image` for several images, on private copies of the models (:func:`isolated`,
+    one per model, not per image), so it may run beside background work on the shared models.
+    Binary models that are missing are trained (and cached) first. ``step(1)`` after each image."""
+    base = isolated(pipeline.multiclass_model())
+    pairs = {j: isolated(pipeline.binary_model(*sorted((target, j)))) for j in comparisons if j != target}
+    out = []
+    for image, mask in zip(images, masks):
+        expl = ImageExplanation(image=image, target=target, mask=mask, layer_names=tuple(pipeline.spec.cam_layers),
+                                baseline=_maps(pipeline, base, image, target))
+        for j, model in pairs.items():
+            expl.per_class[j] = _maps(pipeline, model, image, 0 if target < j else 1)
+        out.append(expl)
+        if step is not None:
+            step(1)
+    return out
 
 
 def add_trained_comparison(pipeline: Pipeline, expl: ImageExplanation, j: int) -> bool:

@@ -25,7 +25,8 @@ from repcam_core.config import RunConfig
 from repcam_core.data.dataset import Split, load_split
 from repcam_core.data.sources import open_dataset
 from repcam_core.errors import ConfigError, DatasetError, UnknownNameError
-from repcam_core.method.clustering import ClusterResult, improved_kmeans
+from repcam_core.method.clusterers import DEFAULT_CLUSTERING, cluster_classes
+from repcam_core.method.clustering import ClusterResult
 from repcam_core.method.similarity import similarity_matrix
 from repcam_core.models.backbones import BACKBONES, BackboneSpec, create_model, replace_head
 from repcam_core.progress import NullProgress, Progress
@@ -308,18 +309,23 @@ class Pipeline:
                                         lambda p: np.array(json.loads((p / "similarity.json").read_text())["B"]))
 
     def clustering_key(self, n_clusters: int, min_size: int, seed: int) -> dict[str, Any]:
-        return {"similarity": self.similarity_key(), "n": n_clusters, "min_size": min_size, "seed": seed,
-                "restarts": self.config.cluster_restarts}
+        key = {"similarity": self.similarity_key(), "n": n_clusters, "min_size": min_size, "seed": seed,
+               "restarts": self.config.cluster_restarts}
+        if self.config.clustering != DEFAULT_CLUSTERING:  # the default keeps the keys of earlier caches
+            key["algorithm"] = self.config.clustering
+        return key
 
     def clustering(self, n_clusters: int | None = None, min_size: int | None = None,
                    seed: int | None = None) -> ClusterResult:
-        """The improved k-means over B (sec. 3.1.3); defaults from the configuration."""
+        """B clustered by the configuration's algorithm (default the improved k-means, sec. 3.1.3);
+        N, minimum size and seed default to the configuration's."""
         n = self.config.n_clusters if n_clusters is None else n_clusters
         m = self.config.min_cluster_size if min_size is None else min_size
         s = self.config.seed if seed is None else seed
 
         def create(tmp: Path) -> None:
-            res = improved_kmeans(self.similarity(), n, min_size=m, seed=s, n_init=self.config.cluster_restarts)
+            res = cluster_classes(self.config.clustering, self.similarity(), n, min_size=m, seed=s,
+                                  n_init=self.config.cluster_restarts)
             (tmp / "clustering.json").write_text(json.dumps({
                 "labels": res.labels.tolist(), "iterations": res.iterations, "converged": res.converged,
                 "moves": res.moves}))

@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "repcam_core.cli.data_cmds",        # demo-data, weights
     "repcam_core.cli.experiment_cmds",  # similarity, cluster, pairs, run
     "repcam_core.cli.reproduce_cmd",    # reproduce
+    "repcam_core.cli.figure_cmd",       # figure
     "repcam_core.cli.cache_cmds",       # cache
 )
 """Modules that add sub-commands (each has ``register(subparsers)``); order = ``--help`` order."""

@@ -35,6 +35,10 @@ def add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--eval-split", default=None)
     g.add_argument("--clusters", type=int, default=None, dest="n_clusters", help="N clusters (default 4)")
     g.add_argument("--min-cluster-size", type=int, default=None)
+    from repcam_core.method.clusterers import CLUSTERINGS
+
+    g.add_argument("--clustering", default=None, metavar="NAME",
+                   help=f"algorithm that clusters B for S-k: {', '.join(CLUSTERINGS.names())} (default improved-kmeans)")
     g.add_argument("--threshold", type=float, default=None,
                    help="CAM threshold of the fixed protocol (default 0.15, the paper's)")
     g.add_argument("--calibration-split", default=None, metavar="NAME",
@@ -69,7 +73,7 @@ def add_common(p: argparse.ArgumentParser) -> None:
 
 _RUN_FIELDS = ("dataset", "backbone", "similarity_backbone", "cam_method", "device", "seed", "image_size",
                "train_split", "eval_split", "n_clusters", "min_cluster_size", "threshold", "classes",
-               "calibration_split", "bootstrap")
+               "calibration_split", "bootstrap", "clustering")
 _TRAIN_FIELDS = ("epochs", "binary_max_epochs", "batch_size", "lr", "binary_lr", "binary_init")
 
 

@@ -33,18 +33,26 @@ def cmd_similarity(args: argparse.Namespace) -> int:
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
+    if args.compare:
+        from repcam_core.cli.compare_cmd import cmd_cluster_compare
+
+        return cmd_cluster_compare(args)
     p = make_pipeline(args)
     res = p.clustering()
     names = p.class_names
     groups = [[names[i] for i in g] for g in res.clusters()]
-    write(out_dir(args) / "clusters.json", json.dumps({"clusters": groups, "iterations": res.iterations,
-                                                       "converged": res.converged}, indent=2))
+    data = {"clusters": groups, "iterations": res.iterations, "converged": res.converged,
+            "algorithm": p.config.clustering}
+    write(out_dir(args) / "clusters.json", json.dumps(data, indent=2))
     if args.json:
-        print(json.dumps({"clusters": groups, "iterations": res.iterations, "converged": res.converged}))
+        print(json.dumps(data))
         return 0
     for k, g in enumerate(groups):
         print(f"cluster {k + 1}: {', '.join(g)}")
-    print(f"({res.iterations} passes, {'converged' if res.converged else 'stopped at max passes'})")
+    if p.config.clustering == "improved-kmeans":
+        print(f"({res.iterations} passes, {'converged' if res.converged else 'stopped at max passes'})")
+    else:
+        print(f"({p.config.clustering} clustering)")
     return 0
 
 
@@ -133,7 +141,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the experiment commands to ``repcam``'s sub-parsers."""
     commands: list[tuple[str, str, Callable[[argparse.Namespace], int]]] = [
         ("similarity", "train the multi-class model and build the similarity matrix B", cmd_similarity),
-        ("cluster", "cluster the classes with the improved k-means", cmd_cluster),
+        ("cluster", "cluster the classes (improved k-means; --compare: against spectral and agglomerative)",
+         cmd_cluster),
         ("pairs", "the pairwise table (Table 1): every binary model, Top-k and All", cmd_pairs),
         ("run", "the ablation table for a list of modes", cmd_run),
     ]
@@ -141,6 +150,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         sp = sub.add_parser(name, help=help_)
         add_common(sp)
         sp.add_argument("--json", action="store_true", help="print the result as one JSON object")
+        if name == "cluster":
+            from repcam_core.cli.compare_cmd import add_compare_options
+
+            add_compare_options(sp)
         if name == "run":
             sp.add_argument("--modes", default=None,
                             help="comma-separated, e.g. Baseline,S-1+F,S-1+A+F, or the groups paper (the paper's "
