@@ -5,7 +5,11 @@ Operator settings (access token, dataset list, job cap, read-only demo) are in r
 
 from __future__ import annotations
 
-import streamlit as st
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: see repcam_core.cli.quiet_threads
+
+import streamlit as st  # noqa: E402
 
 st.set_page_config(page_title="RepCAM", page_icon=":material/local_fire_department:", layout="wide")
 

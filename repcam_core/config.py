@@ -19,13 +19,23 @@ SCHEMA_VERSION = 1
 """Bumped whenever an artifact's on-disk format or meaning changes."""
 
 BinaryInit = Literal["imagenet", "multiclass", "scratch"]
+SCHEDULES = ("plateau", "onecycle")
+BINARY_HEADS = ("zero", "probe")
+HOLDOUT_SCOPES = ("similarity", "all")
 PRESETS = ("embedded", "paper")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation settings for the multi-class model (builds B, gives the Baseline) and the
-    binary pair models. Defaults are the fast embedded preset; ``paper_train()`` gives sec. 4.2."""
+    binary pair models. Defaults are the fast embedded preset; ``paper_train()`` gives sec. 4.2.
+
+    ``schedule``: "plateau" (lr x ``plateau_factor`` after ``plateau_patience`` stalled epochs) or
+    "onecycle" (warm-up to ``lr`` then cosine annealing over the epochs, for the multi-class model).
+    ``binary_head``: how a binary model's new 2-way head starts: "zero", or "probe" (a logistic
+    regression fitted on the initial model's pooled features of the pair's training images, then
+    everything fine-tuned: linear probing then fine-tuning).
+    """
 
     lr: float = 2e-3
     batch_size: int = 32
@@ -39,8 +49,13 @@ class TrainConfig:
     binary_max_epochs: int = 10
     binary_stop_accuracy: float = 0.95
     binary_init: BinaryInit = "multiclass"
+    schedule: str = "plateau"
+    binary_head: str = "zero"
 
     def __post_init__(self) -> None:
+        _check(self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        _check(self.binary_head in BINARY_HEADS,
+               f"binary head must be one of {', '.join(BINARY_HEADS)}, got {self.binary_head!r}")
         _check(self.lr > 0 and self.binary_lr > 0, "learning rates must be > 0")
         _check(self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}")
         _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
@@ -67,6 +82,9 @@ class RunConfig:
     training of B's multi-class model and used to compute B. A model that fits its training set
     puts almost no softmax mass off the diagonal on those images (B is then mostly noise); on
     unseen images B shows the class structure. 0 computes B on the training images themselves.
+    ``holdout_scope``: "similarity" keeps that share out of B's own multi-class model only (a
+    second multi-class model beside the Baseline's); "all" keeps it out of every model (the
+    Baseline's multi-class model then also builds B, and binary models train on the same images).
 
     ``dataset`` is ``"embedded"`` (the generated world, the default), a VOC-layout directory
     (``PATH`` or ``voc:PATH``) or a COCO directory (``coco:PATH``).
@@ -90,6 +108,7 @@ class RunConfig:
     clustering: str = "improved-kmeans"
     n_random: int = 4
     similarity_holdout: float = 0.3
+    holdout_scope: str = "similarity"
     threshold: float = 0.15
     calibration_split: str = ""
     bootstrap: int = 1000
@@ -113,6 +132,8 @@ class RunConfig:
         _check(self.clustering in CLUSTERINGS, f"unknown clustering algorithm {self.clustering!r}; "
                                                f"choose one of: {', '.join(CLUSTERINGS.names())}")
         _check(self.n_random >= 1, f"number of random classes must be >= 1, got {self.n_random}")
+        _check(self.holdout_scope in HOLDOUT_SCOPES,
+               f"holdout scope must be one of {', '.join(HOLDOUT_SCOPES)}, got {self.holdout_scope!r}")
         _check(0.0 <= self.similarity_holdout < 1.0,
                f"similarity holdout must be in [0, 1), got {self.similarity_holdout}")
         _check(0.0 <= self.threshold <= 1.0, f"threshold must be in [0, 1], got {self.threshold}")

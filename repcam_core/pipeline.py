@@ -28,9 +28,9 @@ from repcam_core.errors import ConfigError, DatasetError, UnknownNameError
 from repcam_core.method.clusterers import DEFAULT_CLUSTERING, cluster_classes
 from repcam_core.method.clustering import ClusterResult
 from repcam_core.method.similarity import similarity_matrix
-from repcam_core.models.backbones import BACKBONES, BackboneSpec, create_model, replace_head
+from repcam_core.models.backbones import BACKBONES, BackboneSpec, create_model, get_module, replace_head
 from repcam_core.progress import NullProgress, Progress
-from repcam_core.train import TrainLog, fit, predict_proba, resolve_device
+from repcam_core.train import TrainLog, fit, predict_proba, probe_head, resolve_device
 
 MAX_RESIDENT_MODELS = 8
 """Binary models kept in memory at once (least recently used ones are dropped)."""
@@ -173,12 +173,25 @@ class Pipeline:
         t = self.config.train
         common = {"batch_size": t.batch_size, "hflip": t.hflip, "seed": self.config.seed}
         if binary:
-            return {**common, "lr": t.binary_lr, "max_epochs": t.binary_max_epochs,
-                    "stop_accuracy": t.binary_stop_accuracy, "init": t.binary_init, "head": "zero"}
-        return {**common, "lr": t.lr, "epochs": t.epochs, "weight_decay": t.weight_decay,
-                "plateau": [t.plateau_patience, t.plateau_factor], "init": t.multiclass_init}
+            key = {**common, "lr": t.binary_lr, "max_epochs": t.binary_max_epochs,
+                   "stop_accuracy": t.binary_stop_accuracy, "init": t.binary_init, "head": t.binary_head}
+            if self.train_holdout > 0:  # binary models see the same images as the multi-class one
+                key["holdout"] = self.train_holdout
+            return key
+        key = {**common, "lr": t.lr, "epochs": t.epochs, "weight_decay": t.weight_decay,
+               "plateau": [t.plateau_patience, t.plateau_factor], "init": t.multiclass_init}
+        if t.schedule != "plateau":
+            key["schedule"] = t.schedule
+        return key
 
-    def multiclass_key(self, backbone: str | None = None, holdout: float = 0.0) -> dict[str, Any]:
+    @property
+    def train_holdout(self) -> float:
+        """Share of each class's single-label training images no model trains on (only B reads
+        them): ``similarity_holdout`` when ``holdout_scope`` is "all", else 0."""
+        return self.config.similarity_holdout if self.config.holdout_scope == "all" else 0.0
+
+    def multiclass_key(self, backbone: str | None = None, holdout: float | None = None) -> dict[str, Any]:
+        holdout = self.train_holdout if holdout is None else holdout
         key = {"data": self.data_key, "backbone": backbone or self.config.backbone,
                "train": self._train_key(binary=False)}
         if holdout > 0:
@@ -207,10 +220,12 @@ class Pipeline:
             key["init_from"] = self.multiclass_key()
         return key
 
-    def multiclass_model(self, backbone: str | None = None, holdout: float = 0.0) -> nn.Module:
+    def multiclass_model(self, backbone: str | None = None, holdout: float | None = None) -> nn.Module:
         """The multi-class classifier on single-label training images (the Baseline; B's model
-        is trained without the ``holdout`` share of each class, on which B is then computed)."""
+        is trained without the ``holdout`` share of each class, on which B is then computed).
+        ``holdout`` defaults to :attr:`train_holdout` (0 unless every model keeps the share out)."""
         backbone = backbone or self.config.backbone
+        holdout = self.train_holdout if holdout is None else holdout
         key = self.multiclass_key(backbone, holdout)
         name = f"multiclass:{backbone}:{holdout}"
         with self._lock:
@@ -228,7 +243,7 @@ class Pipeline:
                     log = fit(model, self.train_split.images[idx], targets, lr=t.lr, epochs=t.epochs,
                               batch_size=t.batch_size, device=self.device, seed=self.config.seed,
                               hflip=t.hflip, weight_decay=t.weight_decay, plateau_patience=t.plateau_patience,
-                              plateau_factor=t.plateau_factor, on_epoch=lambda *_: step(1))
+                              plateau_factor=t.plateau_factor, on_epoch=lambda *_: step(1), schedule=t.schedule)
                 _save_model(tmp, model, log)
 
             model = self.cache.get_or_create("multiclass", key, create,
@@ -250,10 +265,14 @@ class Pipeline:
             def create(tmp: Path) -> None:
                 self.check_training_data([a, b])
                 model = self._binary_init(a, b)
-                ia, ib = self.single_label(a), self.single_label(b)
+                h = self.train_holdout
+                ia, ib = self.holdout_split(a, h)[0], self.holdout_split(b, h)[0]
                 images = self.train_split.images[torch.cat([ia, ib])]
                 targets = torch.cat([torch.zeros(len(ia)), torch.ones(len(ib))]).long()
                 t = self.config.train
+                if t.binary_head == "probe":
+                    probe_head(model, get_module(model, self.spec.head), images, targets, self.device,
+                               seed=self.config.seed + 7919 * a + b)
                 log = fit(model, images, targets, lr=t.binary_lr, epochs=t.binary_max_epochs,
                           batch_size=t.batch_size, device=self.device, seed=self.config.seed + 7919 * a + b,
                           hflip=t.hflip, plateau_patience=10 ** 6, stop_accuracy=t.binary_stop_accuracy)

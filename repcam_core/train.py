@@ -69,6 +69,7 @@ def fit(
     plateau_factor: float = 0.5,
     stop_accuracy: float | None = None,
     on_epoch: "callable | None" = None,
+    schedule: str = "plateau",
 ) -> TrainLog:
     """Train ``model`` in place with Adam and cross-entropy.
 
@@ -77,6 +78,8 @@ def fit(
         targets: long [N] class index per image.
         stop_accuracy: stop after the first epoch whose running training accuracy exceeds it.
         on_epoch: called with (epoch, loss, accuracy) after each epoch.
+        schedule: "plateau" (ReduceLROnPlateau on the epoch loss) or "onecycle" (OneCycleLR up to
+            ``lr`` over every batch of the ``epochs``: a short warm-up, then cosine annealing).
     """
     log = TrainLog()
     start = time.monotonic()
@@ -90,8 +93,15 @@ def fit(
             images = images.to(device)
     targets = targets.long()
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=plateau_factor, patience=plateau_patience)
     n = images.shape[0]
+    per_epoch = -(-n // batch_size)
+    if schedule == "onecycle":
+        cycle = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(1, epochs * per_epoch),
+                                                    pct_start=0.25)
+        sched = None
+    else:
+        cycle = None
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=plateau_factor, patience=plateau_patience)
     for epoch in range(epochs):
         order = torch.randperm(n, generator=gen)
         total_loss, correct = 0.0, 0
@@ -109,12 +119,15 @@ def fit(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if cycle is not None:
+                cycle.step()
             total_loss += float(loss.detach()) * len(idx)
             correct += int((logits.argmax(1) == y).sum())
         loss_e, acc_e = total_loss / n, correct / n
         log.losses.append(round(loss_e, 6))
         log.accuracies.append(round(acc_e, 6))
-        sched.step(loss_e)
+        if sched is not None:
+            sched.step(loss_e)
         if on_epoch is not None:
             on_epoch(epoch, loss_e, acc_e)
         if stop_accuracy is not None and acc_e > stop_accuracy:
@@ -123,6 +136,35 @@ def fit(
     model.eval()
     log.seconds = time.monotonic() - start
     return log
+
+
+def probe_head(model: nn.Module, head: nn.Linear, images: torch.Tensor, targets: torch.Tensor,
+               device: torch.device, steps: int = 100, lr: float = 1e-2, weight_decay: float = 1e-3,
+               seed: int = 0) -> None:
+    """Linear probing: fit ``head`` (the model's final Linear) as a logistic regression on the pooled
+    features the rest of the model gives ``images`` (eval mode, no gradient into the body), in
+    place. Full-batch Adam with a little weight decay (the classes are often separable, so the
+    weights must stay finite). Images uint8 [N, 3, S, S], targets long [N]."""
+    feats: list[torch.Tensor] = []
+    handle = head.register_forward_hook(lambda _m, inp, _out: feats.append(inp[0].detach().float()))
+    was = model.training
+    try:
+        model.to(device).eval()
+        with torch.no_grad():
+            for lo in range(0, images.shape[0], 64):
+                model(to_float_tensor(images[lo:lo + 64].to(device)))
+    finally:
+        handle.remove()
+        model.train(was)
+    x, y = torch.cat(feats), targets.to(device).long()
+    torch.manual_seed(seed)
+    opt = torch.optim.Adam(head.parameters(), lr=lr, weight_decay=weight_decay)
+    with torch.enable_grad():
+        for _ in range(steps):
+            loss = F.cross_entropy(head(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
 
 
 @torch.no_grad()

@@ -40,6 +40,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    quiet_threads()
     parser = make_parser()
     args = parser.parse_args(argv)
     try:
@@ -61,4 +62,15 @@ def _show_warning(message: Any, category: Any, filename: str, lineno: int, file:
     print(f"repcam: warning: {message}", file=sys.stderr)
 
 
-__all__ = ["main", "make_parser", "build_config", "EXIT_USER_ERROR"]
+def quiet_threads() -> None:
+    """Idle OpenMP threads sleep instead of spinning (``OMP_WAIT_POLICY=PASSIVE``), unless the
+    user chose otherwise; must run before torch is imported. With spinning threads, any other busy
+    process on a small machine (a second run, the app's server, a browser) made torch's two
+    threads wait on each other's barriers: tinynet training fell from ~170 to ~20 images/s on the
+    2-core machine (bench/RESULTS.md); sleeping threads cost little when the machine is quiet."""
+    import os
+
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+__all__ = ["main", "quiet_threads", "make_parser", "build_config", "EXIT_USER_ERROR"]

@@ -7,6 +7,10 @@ import torch
 from torch import nn
 
 
+WIDTHS: tuple[int, int, int, int] = (24, 48, 96, 160)
+"""Channels of the stem/layer1, layer2, layer3 and layer4."""
+
+
 class BasicBlock(nn.Module):
     """conv-bn-relu-conv-bn plus a (strided, projected) shortcut. [B,Cin,H,W] -> [B,Cout,H/s,W/s]"""
 
@@ -38,7 +42,8 @@ class TinyNet(nn.Module):
     Output: logits [B, num_classes].
     """
 
-    def __init__(self, num_classes: int, widths: tuple[int, int, int, int] = (24, 48, 96, 160)) -> None:
+    def __init__(self, num_classes: int, widths: tuple[int, int, int, int] | None = None) -> None:
+        widths = WIDTHS if widths is None else widths
         super().__init__()
         self.stem = nn.Sequential(nn.Conv2d(3, widths[0], 3, 2, 1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU())
         self.layer1 = BasicBlock(widths[0], widths[0], 1)
