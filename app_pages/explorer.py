@@ -13,6 +13,7 @@ from repcam_app.resources import config_key, guard, pipeline
 from repcam_app.uploads import load_upload
 from repcam_app.widgets import progress_panel, require_multiclass, representatives, submit
 from repcam_core import explore
+from repcam_core.errors import ImageError
 
 st.title("CAM explorer")
 state.init()
@@ -26,12 +27,16 @@ if ss.get(state.EX_CLASS) not in names:
 top[0].selectbox("Target class", names, key=state.EX_CLASS)
 c = names.index(ss[state.EX_CLASS])
 upload = top[2].file_uploader("…or upload your own image (≤ 20 MB, ≤ 40 megapixels)", key=state.EX_UPLOAD)
-with guard():
-    if upload is not None:
-        data = upload.getvalue()
+image = None
+if upload is not None:  # a bad file gets its message; the page goes on with a validation image
+    data = upload.getvalue()
+    try:
         image, mask = load_upload(data, upload.name, cfg.image_size), None
         image_key = ("upload", hashlib.sha1(data).hexdigest())
-    else:
+    except ImageError as exc:
+        st.error(f"{exc}. Showing a validation image instead.")
+with guard():
+    if image is None:
         idx = p.eval_indices(c).tolist()
         if not idx:
             st.warning(f"class {names[c]!r} has no validation image; upload one instead.")

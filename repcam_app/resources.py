@@ -19,7 +19,7 @@ import streamlit as st
 from repcam_app import state
 from repcam_app.jobs import ROUTED_PROGRESS
 from repcam_core.cache import ArtifactCache, default_cache_dir
-from repcam_core.config import RunConfig, config_hash
+from repcam_core.config import RunConfig, config_hash, load_config_file
 from repcam_core.errors import RepCAMError
 from repcam_core.pipeline import Pipeline
 
@@ -37,20 +37,18 @@ def guard() -> Iterator[None]:
 
 
 def base_config() -> RunConfig:
-    """The configuration the app starts from (``$REPCAM_APP_CONFIG`` or the embedded default)."""
+    """The configuration the app starts from (``$REPCAM_APP_CONFIG`` or the embedded default);
+    a file that cannot be used shows one message and stops the page."""
     path = os.environ.get(CONFIG_ENV)
     if not path:
         return RunConfig()
-    return _config_from_file(path, os.path.getmtime(path) if os.path.exists(path) else 0.0)
+    with guard():
+        return _config_from_file(path, os.path.getmtime(path) if os.path.exists(path) else 0.0)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def _config_from_file(path: str, _mtime: float) -> RunConfig:
-    try:
-        return RunConfig.from_dict(json.loads(Path(path).read_text()))
-    except (OSError, json.JSONDecodeError) as exc:
-        st.error(f"cannot read the app configuration {path} (${CONFIG_ENV}): {exc}")
-        st.stop()
+    return load_config_file(path, what=f"app configuration (${CONFIG_ENV})")
 
 
 def cache_root() -> Path:

@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any, Literal, Mapping
 
 from repcam_core.errors import ConfigError
@@ -124,6 +125,8 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "RunConfig":
+        _check(isinstance(data, Mapping), f"a configuration is a JSON object of RunConfig fields, got {type(data).__name__}")
+        check_types(cls, data)
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         _check(not unknown, f"unknown configuration keys: {', '.join(sorted(unknown))}")
@@ -132,6 +135,7 @@ class RunConfig:
             tknown = {f.name for f in fields(TrainConfig)}
             tunknown = set(kwargs["train"]) - tknown
             _check(not tunknown, f"unknown train configuration keys: {', '.join(sorted(tunknown))}")
+            check_types(TrainConfig, kwargs["train"], prefix="train.")
             kwargs["train"] = TrainConfig(**kwargs["train"])
         return cls(**kwargs)
 
@@ -157,3 +161,81 @@ def config_hash(data: Mapping[str, Any]) -> str:
 def _check(ok: bool, message: str) -> None:
     if not ok:
         raise ConfigError(message)
+
+
+def check_types(cls: type, data: Mapping[str, Any], prefix: str = "") -> None:
+    """ConfigError naming the first field of dataclass ``cls`` whose value in ``data`` has the wrong
+    JSON type (a string where a number belongs, ...); unknown keys are left to the caller."""
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    for name, value in data.items():
+        if name in hints and not _fits(value, hints[name]):
+            raise ConfigError(f"configuration key '{prefix}{name}' must be {_describe(hints[name])}, got {value!r}")
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    import collections.abc
+    import types
+    import typing
+
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is type(None):
+        return value is None
+    if origin is Literal:
+        return value in args
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, a) for a in args)
+    if origin in (collections.abc.Mapping, dict) or hint in (Mapping, dict):
+        return isinstance(value, Mapping)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if dataclasses.is_dataclass(hint):
+        return isinstance(value, (hint, Mapping))
+    return True
+
+
+def _describe(hint: Any) -> str:
+    import typing
+
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if args and any(a is type(None) for a in args):
+        return " or ".join(_describe(a) for a in args if a is not type(None)) + " or null"
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    return names.get(hint, "a JSON object")
+
+
+def load_config_file(path: str | Path, what: str = "configuration file") -> RunConfig:
+    """The RunConfig in a JSON file of ``RunConfig.to_dict()``; one-line ConfigError naming the
+    file when it is missing, unreadable, not JSON, or holds wrong keys or values."""
+    path = Path(path).expanduser()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read the {what} {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"the {what} {path} is not UTF-8 text (JSON of RunConfig.to_dict() expected)") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"the {what} {path} is not valid JSON: {exc.msg} at line {exc.lineno} column "
+                          f"{exc.colno}") from None
+    except RecursionError:
+        raise ConfigError(f"the {what} {path} is nested too deeply to be a configuration") from None
+    try:
+        config = RunConfig.from_dict(data)
+        if config.world:
+            from repcam_core.data.world import WorldConfig
+
+            WorldConfig.from_dict(dict(config.world))
+    except ConfigError as exc:
+        raise ConfigError(f"the {what} {path}: {exc}") from None
+    except TypeError as exc:  # a field the checks above do not describe
+        raise ConfigError(f"the {what} {path}: {exc}") from None
+    return config

@@ -17,13 +17,14 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from repcam_core.cam import fusion
 from repcam_core.cam.engine import layer_maps
 from repcam_core.data.transforms import to_float_tensor
 from repcam_core.errors import ConfigError
 from repcam_core.evaluate import DEFAULT_CURVE, IoUAccumulator
+from repcam_core.integrity import save_tensors
 from repcam_core.method.modes import Mode, comparison_classes, parse_mode
 from repcam_core.method.selection import RANK_A
 from repcam_core.pipeline import Pipeline
@@ -117,8 +118,8 @@ class Experiment:
             singles.append(fusion.last_layer(maps).half().cpu())
             multis.append(fusion.multilayer(maps).half().cpu())
         empty = torch.zeros(0, size, size, dtype=torch.half)
-        save_file({"single": torch.cat(singles) if singles else empty,
-                   "multi": torch.cat(multis) if multis else empty}, str(tmp / "maps.safetensors"))
+        save_tensors({"single": torch.cat(singles) if singles else empty,
+                      "multi": torch.cat(multis) if multis else empty}, tmp / "maps.safetensors")
 
     def baseline_maps(self, c: int) -> dict[str, torch.Tensor]:
         """Grad-CAM of the multi-class model for class ``c`` on c's evaluation images:

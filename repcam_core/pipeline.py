@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
 from repcam_core.cache import ArtifactCache
@@ -25,6 +25,7 @@ from repcam_core.config import RunConfig
 from repcam_core.data.dataset import Split, load_split
 from repcam_core.data.sources import open_dataset
 from repcam_core.errors import ConfigError, DatasetError, UnknownNameError
+from repcam_core.integrity import save_tensors
 from repcam_core.method.clustering import ClusterResult, improved_kmeans
 from repcam_core.method.similarity import similarity_matrix
 from repcam_core.models.backbones import BACKBONES, BackboneSpec, create_model, replace_head
@@ -90,7 +91,8 @@ class Pipeline:
 
     def _split(self, name: str, subset: bool = True) -> Split:
         with self.progress.task(f"decoding {name} images", 1) as step:
-            split = load_split(self.dataset, name, self.config.image_size, cache_dir=self.cache.root / "decoded")
+            split = load_split(self.dataset, name, self.config.image_size, cache_dir=self.cache.root / "decoded",
+                               cache_root=self.cache.root)
             step(1)
         return split.subset(self.class_subset) if subset and self.class_subset is not None else split
 
@@ -178,6 +180,7 @@ class Pipeline:
         name = f"multiclass:{backbone}:{holdout}"
         with self._lock:
             if name in self._models:
+                self.cache.note_use("multiclass", key)  # the entry being created depends on it
                 return self._models[name]
 
             def create(tmp: Path) -> None:
@@ -208,6 +211,7 @@ class Pipeline:
         with self._lock:
             if name in self._models:
                 self._models.move_to_end(name)
+                self.cache.note_use("binary", self.binary_key(a, b))
                 return self._models[name]
 
             def create(tmp: Path) -> None:
@@ -298,7 +302,7 @@ class Pipeline:
 
 def _save_model(tmp: Path, model: nn.Module, log: TrainLog) -> None:
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(tmp / "model.safetensors"))
+    save_tensors(state, tmp / "model.safetensors")
     (tmp / "train_log.json").write_text(json.dumps(log.to_dict()))
 
 

@@ -1,0 +1,45 @@
+"""``kill -9`` at seeded random moments of a ``repcam run``: the same command then ends with the
+results of an uninterrupted run, and the cache verifies clean."""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+
+from conftest import argv, run, start
+from repcam_core.cache_verify import verify_cache
+from repcam_testing import survived
+
+KILLS = 6
+SEED = 9
+
+
+def test_uninterrupted_runs_in_fresh_caches_are_identical(reference, fault_config, tmp_path):
+    """The premise of every comparison here: a cold run is bit-reproducible on this CPU."""
+    again = run(argv(fault_config, tmp_path / "cache", tmp_path / "out"))
+    reference.check(again, tmp_path / "cache")
+
+
+def test_kill_9_at_random_moments_then_the_same_command_gives_identical_results(reference, fault_config, tmp_path):
+    rng = random.Random(SEED)
+    # one moment in each of KILLS equal slices of the reference run's duration (past interpreter start-up)
+    moments = [reference.seconds * (0.1 + 0.85 * (i + rng.random()) / KILLS) for i in range(KILLS)]
+    killed = 0
+    for i, moment in enumerate(moments):
+        cache, out = tmp_path / f"cache{i}", tmp_path / f"out{i}"
+        proc = start(argv(fault_config, cache, out))
+        try:
+            proc.wait(timeout=moment)  # finished before its moment (a faster machine): not a kill
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            killed += 1
+        proc.communicate()
+        after_kill = verify_cache(cache)
+        assert after_kill.damaged == [], f"kill at {moment:.1f} s left damage: {after_kill.damaged}"
+        rerun = run(argv(fault_config, cache, out))
+        reference.check(rerun, cache)
+        report = verify_cache(cache)
+        assert report.damaged == [] and report.leftovers == [], (report.damaged, report.leftovers)
+        survived("kills survived (kill -9, rerun identical, verify clean)", int(proc.returncode == -signal.SIGKILL))
+    assert killed >= 5, f"only {killed} of {KILLS} runs were still running at their moment"
