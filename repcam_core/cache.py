@@ -52,6 +52,8 @@ from repcam_core.integrity import (
 
 T = TypeVar("T")
 MANIFEST = "manifest.json"
+INPUTS = "inputs.json"
+"""Stat records of every entry an entry was computed from (transitively), written beside it."""
 _ABSENT = object()
 
 
@@ -75,7 +77,7 @@ class ArtifactCache:
         self.root = Path(root).expanduser() if root is not None else default_cache_dir()
         with storage_errors(self.root):
             self.root.mkdir(parents=True, exist_ok=True)
-        self._vouched: dict[Path, int] = {}  # inputs found intact by this object -> their manifest's mtime
+        self._vouched: set[str] = set()  # inputs ("kind/key") this object found intact
         self._local = threading.local()  # .inputs: one set per entry being created in this thread
 
     def entry(self, kind: str, key: Mapping[str, Any]) -> Path:
@@ -131,8 +133,14 @@ class ArtifactCache:
                 raise Damaged(path, f"{name}: {problem}")
         if inputs and man.get("inputs"):
             made = (path / MANIFEST).stat().st_mtime_ns
-            for rel in man["inputs"]:
-                self._check_input(self.root / rel, made)
+            stats = _read_stats(path / INPUTS)  # every input, transitively: a stat per file vouches for it
+            for rel in stats or man["inputs"]:
+                if rel in self._vouched:
+                    continue
+                if _stats_match(self.root, rel, stats.get(rel)):
+                    self._vouched.add(rel)
+                else:  # changed since (recomputed, or damaged): read its own manifest
+                    self._check_input(self.root / rel, made)
 
     def entries(self, kind: str) -> list[dict[str, Any]]:
         """Manifests of every complete entry of ``kind`` (what the app shows as computed)."""
@@ -201,16 +209,30 @@ class ArtifactCache:
                            f"recomputing it for {wanted.relative_to(self.root).as_posix()}")
 
     def _check_input(self, dep: Path, made_ns: int) -> None:
-        try:
-            mtime = (dep / MANIFEST).stat().st_mtime_ns
-        except FileNotFoundError:
+        if not (dep / MANIFEST).is_file():
             if quarantined_after(dep, self.root, made_ns):
-                raise Damaged(dep, "moved to quarantine and not yet recomputed") from None
+                raise Damaged(dep, "moved to quarantine and not yet recomputed")
             return  # deleted on purpose: what was computed from it stays valid
-        if self._vouched.get(dep) == mtime:
-            return
         self.check(dep, deep=False)
-        self._vouched[dep] = mtime
+        self._vouched.add(dep.relative_to(self.root).as_posix())
+
+    def _input_stats(self, inputs: set[str]) -> dict[str, list[list[Any]]]:
+        """``[name, size, mtime_ns]`` of each file of ``inputs`` and of the entries they were computed
+        from, transitively (so that a later check of them costs a stat per file, no parsing)."""
+        out: dict[str, list[list[Any]]] = {}
+        todo = sorted(inputs)
+        while todo:
+            rel = todo.pop()
+            if rel in out:
+                continue
+            try:
+                man = json.loads((self.root / rel / MANIFEST).read_text())
+            except (OSError, ValueError):
+                continue  # gone meanwhile: nothing to vouch for
+            out[rel] = [[n, st.st_size, st.st_mtime_ns] for n in [MANIFEST, *(man.get("files") or {})]
+                        if (st := _stat(self.root / rel / n)) is not None]
+            todo.extend(man.get("inputs") or [])
+        return out
 
     def _create(self, path: Path, kind: str, key: Mapping[str, Any], create: Callable[[Path], None]) -> None:
         with storage_errors(self.root):
@@ -222,6 +244,8 @@ class ArtifactCache:
         try:
             with storage_errors(self.root):
                 create(tmp)
+                if stack[-1]:
+                    (tmp / INPUTS).write_text(json.dumps(self._input_stats(stack[-1]), separators=(",", ":")))
                 man = {**self._manifest(kind, key), "files": record_files(tmp, skip=(MANIFEST,)),
                        "inputs": sorted(stack[-1])}
                 _write_json(tmp / MANIFEST, seal(man))
@@ -274,6 +298,35 @@ class ArtifactCache:
                 f"choose another --cache directory"
             )
         return man
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
+def _read_stats(path: Path) -> dict[str, list[list[Any]]]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _stats_match(root: Path, rel: str, files: list[list[Any]] | None) -> bool:
+    """Whether every file recorded for entry ``rel`` still has its recorded size and mtime."""
+    if not files:
+        return False
+    base = f"{root}/{rel}/"
+    for name, size, mtime_ns in files:
+        try:
+            st = os.stat(base + name)
+        except OSError:
+            return False
+        if st.st_size != size or st.st_mtime_ns != mtime_ns:
+            return False
+    return True
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -86,8 +86,19 @@ def world_problems(root: Path, deep: bool = False) -> dict[str, str]:
     files = record.get("files")
     if not isinstance(files, dict):
         raise Damaged(root / RECORD, "no file list")
-    problems = {rel: check_file(root / rel, rec, deep) for rel, rec in files.items()}
-    return {rel: p for rel, p in problems.items() if p}
+    problems, base = {}, str(root)
+    for rel, record in files.items():
+        if not deep:  # the common case, a stat per file (string paths: Path objects cost more here)
+            try:
+                st = os.stat(f"{base}/{rel}")
+                if st.st_size == record[0] and st.st_mtime_ns == record[1]:
+                    continue
+            except OSError:
+                pass
+        problem = check_file(root / rel, record, deep)
+        if problem:
+            problems[rel] = problem
+    return problems
 
 
 def ensure_world(out: Path, config: WorldConfig, cache_root: Path,
