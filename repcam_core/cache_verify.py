@@ -197,5 +197,6 @@ def format_report(report: VerifyReport, repair: bool) -> list[str]:
     elif report.damaged:
         lines.append(f"result: {len(report.damaged)} damaged item(s) repaired")
     else:
-        lines.append("result: everything intact" + (f"; {len(report.leftovers)} leftover(s)" if report.leftovers else ""))
+        extra = f"; {len(report.leftovers)} leftover(s)" if report.leftovers else ""
+        lines.append(f"result: everything intact{extra}")
     return lines

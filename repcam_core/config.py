@@ -125,7 +125,8 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "RunConfig":
-        _check(isinstance(data, Mapping), f"a configuration is a JSON object of RunConfig fields, got {type(data).__name__}")
+        _check(isinstance(data, Mapping),
+               f"a configuration is a JSON object of RunConfig fields, got {type(data).__name__}")
         check_types(cls, data)
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known

@@ -88,7 +88,9 @@ def check_file(path: Path, record: list[Any], deep: bool = True) -> str | None:
     except OSError as exc:
         return f"unreadable ({exc.strerror})"
     if st.st_size != size:
-        return f"truncated to {st.st_size} of {size} bytes" if st.st_size < size else f"{st.st_size} bytes, {size} written"
+        if st.st_size < size:
+            return f"truncated to {st.st_size} of {size} bytes"
+        return f"{st.st_size} bytes, {size} written"
     if not deep and st.st_mtime_ns == mtime_ns:
         return None
     try:

@@ -33,4 +33,5 @@ def pytest_terminal_summary(terminalreporter) -> None:
     from repcam_testing import SURVIVAL
 
     if SURVIVAL:
-        terminalreporter.write_line("what survives what: " + ", ".join(f"{k}: {v}" for k, v in sorted(SURVIVAL.items())))
+        counts = ", ".join(f"{k}: {v}" for k, v in sorted(SURVIVAL.items()))
+        terminalreporter.write_line(f"what survives what: {counts}")

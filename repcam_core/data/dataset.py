@@ -145,8 +145,8 @@ def _decode_item(dataset: Any, image_id: str, size: int,
         bad = [int(v) for v in values if v > dataset.num_classes and v != VOID]
         if bad:
             raise ImageError(
-                f"mask {_mask_path(dataset, image_id, split)} has values {bad} outside 0..{dataset.num_classes} and 255 "
-                f"(the dataset names {dataset.num_classes} classes: does its class list match the masks?)"
+                f"mask {_mask_path(dataset, image_id, split)} has values {bad} outside 0..{dataset.num_classes} "
+                f"and 255 (the dataset names {dataset.num_classes} classes: does its class list match the masks?)"
             )
         out_mask = mask_resize_short_center_crop(mask, size)
         if given is None:

@@ -17,7 +17,8 @@ def test_two_runs_at_once_train_each_model_once_and_agree(reference, fault_confi
     runs = [finish(p, started) for p in procs]
     for r in runs:
         reference.check(r, cache)
-    models = sorted(p.parent.name for kind in ("multiclass", "binary") for p in cache.glob(f"{kind}/*/model.safetensors"))
+    models = sorted(p.parent.name for kind in ("multiclass", "binary")
+                    for p in cache.glob(f"{kind}/*/model.safetensors"))
     trainings = log.read_text().splitlines()
     assert len(trainings) == len(models) == len(reference.models), (trainings, models)
     assert verify_cache(cache).damaged == []
