@@ -99,8 +99,12 @@ def _verify_entry(cache: ArtifactCache, entry: Path, report: VerifyReport, repai
         finding = Finding(_rel(cache.root, entry), damage.problem)
         if repair:
             with cache_lock(cache.root, entry):
-                quarantine(entry, cache.root, damage.problem, "it is recomputed when next needed")
-            finding.action = "moved to the quarantine"
+                try:  # a run may have healed it while we waited for the lock
+                    cache.check(entry, deep=True, inputs=False)
+                    finding.action = "recomputed meanwhile"
+                except Damaged as again:
+                    quarantine(entry, cache.root, again.problem, "it is recomputed when next needed")
+                    finding.action = "moved to the quarantine"
         report.damaged.append(finding)
         return
     if "files" not in json.loads((entry / MANIFEST).read_text()):
@@ -108,20 +112,29 @@ def _verify_entry(cache: ArtifactCache, entry: Path, report: VerifyReport, repai
 
 
 def _verify_decoded(root: Path, path: Path, report: VerifyReport, repair: bool) -> None:
-    try:
-        with zipfile.ZipFile(path) as archive:
-            bad = archive.testzip()
-        problem = None if bad is None else f"{bad} fails its CRC-32"
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        problem = f"{type(exc).__name__}: {exc}"
+    problem = _decoded_problem(path)
     if problem is None:
         return
     finding = Finding(_rel(root, path), problem)
     if repair:
         with cache_lock(root, path):
-            quarantine(path, root, problem, "decoded again when next needed")
-        finding.action = "moved to the quarantine"
+            again = _decoded_problem(path)  # a run may have decoded it again meanwhile
+            if again is not None and path.exists():
+                quarantine(path, root, again, "decoded again when next needed")
+        finding.action = "moved to the quarantine" if again is not None else "decoded again meanwhile"
     report.damaged.append(finding)
+
+
+def _decoded_problem(path: Path) -> str | None:
+    """None when every array of the decoded split matches its CRC-32."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+        return None if bad is None else f"{bad} fails its CRC-32"
+    except FileNotFoundError:
+        return None
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        return f"{type(exc).__name__}: {exc}"
 
 
 def _verify_world(root: Path, world: Path, report: VerifyReport, repair: bool) -> int:

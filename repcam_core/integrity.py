@@ -70,9 +70,10 @@ def file_record(path: Path) -> list[Any]:
 
 
 def record_files(directory: Path, skip: tuple[str, ...] = ()) -> dict[str, list[Any]]:
-    """Records of every file under ``directory`` by relative POSIX path (``skip``: names left out)."""
+    """Records of every file under ``directory`` by relative POSIX path (``skip``: names left out;
+    temporary leftovers are never recorded)."""
     return {p.relative_to(directory).as_posix(): file_record(p) for p in sorted(directory.rglob("*"))
-            if p.is_file() and p.name not in skip}
+            if p.is_file() and p.name not in skip and leftover_target(p) is None}
 
 
 def check_file(path: Path, record: list[Any], deep: bool = True) -> str | None:

@@ -138,8 +138,13 @@ def heal_world(root: Path, config: WorldConfig, cache_root: Path, deep: bool = F
                     healed += 1
             record_world(root, config)
             return healed
-        differ = False
+        differ, expected = False, set(expected_files(config))
         for rel, problem in problems.items():
+            if rel not in expected:  # recorded from an older directory, not part of the world: set aside
+                if (root / rel).exists():
+                    quarantine(root / rel, cache_root, problem, "it is not a file of this world")
+                differ = True
+                continue
             data = render_file(config, rel)
             _rewrite(root / rel, data, problem, cache_root)
             differ |= not _restamp(root / rel, data, recorded[rel])
