@@ -189,7 +189,7 @@ def _leftover(root: Path, item: Path, repair: bool) -> Finding:
     return finding
 
 
-def format_report(report: VerifyReport, repair: bool) -> list[str]:
+def format_report(report: VerifyReport) -> list[str]:
     """The report as lines for a terminal (``repcam cache verify`` prints them)."""
     checked = ", ".join(f"{n} {kind}" for kind, n in report.checked.items()) or "nothing"
     lines = [f"verified {report.root}: {checked}"]

@@ -72,8 +72,18 @@ def file_record(path: Path) -> list[Any]:
 def record_files(directory: Path, skip: tuple[str, ...] = ()) -> dict[str, list[Any]]:
     """Records of every file under ``directory`` by relative POSIX path (``skip``: names left out;
     temporary leftovers are never recorded)."""
-    return {p.relative_to(directory).as_posix(): file_record(p) for p in sorted(directory.rglob("*"))
-            if p.is_file() and p.name not in skip and leftover_target(p) is None}
+    out = {}
+    for folder, dirs, files in os.walk(directory):
+        dirs.sort()
+        rel = os.path.relpath(folder, directory)
+        for name in sorted(files):
+            if name in skip or (name.startswith(".") and TMP_MARK in name):
+                continue
+            path = os.path.join(folder, name)  # str paths and os.walk: thousands of world files stay cheap
+            st = os.stat(path)
+            key = name if rel == "." else f"{rel}/{name}".replace(os.sep, "/")
+            out[key] = [st.st_size, st.st_mtime_ns, crc32_file(Path(path))]
+    return dict(sorted(out.items()))
 
 
 def check_file(path: Path, record: list[Any], deep: bool = True) -> str | None:

@@ -99,3 +99,8 @@ def test_entries_from_before_records_are_noted_not_damaged(cache):
     (entry / "manifest.json").write_text(json.dumps(man))
     report = verify_cache(cache)
     assert report.damaged == [] and report.unrecorded == [f"maps/{entry.name}"]
+
+
+def test_verifying_a_missing_cache_is_one_error_line_not_a_new_directory(tmp_path, capsys):
+    assert main(["cache", "verify", "--cache", str(tmp_path / "nowhere")]) == 2
+    assert "no cache directory at" in capsys.readouterr().err and not (tmp_path / "nowhere").exists()

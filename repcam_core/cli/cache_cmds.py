@@ -20,13 +20,19 @@ def cmd_cache(args: argparse.Namespace) -> int:
 
 
 def cmd_cache_verify(args: argparse.Namespace) -> int:
-    from repcam_core.cache_verify import format_report, verify_cache
+    from pathlib import Path
 
-    report = verify_cache(args.cache if args.cache else _default(), repair=args.repair)
+    from repcam_core.cache_verify import format_report, verify_cache
+    from repcam_core.errors import ConfigError
+
+    root = Path(args.cache).expanduser() if args.cache else _default()
+    if not root.is_dir():
+        raise ConfigError(f"no cache directory at {root} (nothing to verify)")
+    report = verify_cache(root, repair=args.repair)
     if args.json:
         print(json.dumps(report.to_json()))
     else:
-        print("\n".join(format_report(report, args.repair)))
+        print("\n".join(format_report(report)))
     return EXIT_DAMAGED if report.unrepaired else 0
 
 
