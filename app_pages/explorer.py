@@ -14,13 +14,14 @@ from repcam_app import settings, state
 from repcam_app.exports import downloads, figure_files
 from repcam_app.figures import overlay
 from repcam_app.resources import config_key, guard, pipeline
-from repcam_app.uploads import admit_upload, load_upload
+from repcam_app.uploads import UploadLimitError, admit_upload, load_upload
 from repcam_app.widgets import current_rule, progress_panel, require_multiclass, representatives, submit
 from repcam_core import explore
 from repcam_core.experiment import Experiment
 from repcam_core.figures import WIDTHS
 from repcam_core.figures.inputs import from_explanation
 from repcam_core.figures.paper import PAPER_FIGURES, draw
+from repcam_core.errors import ImageError
 
 st.title("CAM explorer")
 state.init()
@@ -34,14 +35,18 @@ if ss.get(state.EX_CLASS) not in names:
 top[0].selectbox("Target class", names, key=state.EX_CLASS)
 c = names.index(ss[state.EX_CLASS])
 upload = top[2].file_uploader("…or upload your own image (≤ 20 MB, ≤ 40 megapixels)", key=state.EX_UPLOAD)
-with guard():
-    if upload is not None:  # rate-limited per session: only new files count, not reruns
+image = None
+if upload is not None:  # rate-limited per session (new files only); a bad file gets its message and the
+    try:                # page goes on with a validation image
         admit_upload(ss.setdefault(state.UPLOADS_SEEN, {}), upload.file_id, settings.uploads_per_minute(),
                      time.monotonic())
         data = upload.getvalue()
         image, mask = load_upload(data, upload.name, cfg.image_size), None
         image_key = ("upload", hashlib.sha1(data).hexdigest())
-    else:
+    except (ImageError, UploadLimitError) as exc:
+        st.error(f"{exc}. Showing a validation image instead.")
+with guard():
+    if image is None:
         idx = p.eval_indices(c).tolist()
         if not idx:
             st.warning(f"class {names[c]!r} has no validation image; upload one instead.")

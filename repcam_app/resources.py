@@ -25,7 +25,7 @@ from repcam_app import settings, state
 from repcam_app.datasets import DatasetChoice, allowed_dirs, check_allowed, dataset_choices, entries_from_file, redact
 from repcam_app.jobs import ROUTED_PROGRESS
 from repcam_core.cache import ArtifactCache, default_cache_dir
-from repcam_core.config import RunConfig, config_hash
+from repcam_core.config import RunConfig, config_from_data, config_hash, read_config_json
 from repcam_core.errors import ConfigError, RepCAMError
 from repcam_core.pipeline import Pipeline
 
@@ -55,19 +55,21 @@ def _app_file() -> tuple[RunConfig, tuple[str, ...]]:
         return RunConfig(), ()
     try:
         return _read_app_file(path, os.path.getmtime(path) if os.path.exists(path) else 0.0)
-    except (OSError, json.JSONDecodeError, RepCAMError) as exc:
-        message = f"cannot read the app configuration {path} (${CONFIG_ENV}): {exc}"
+    except RepCAMError as exc:
+        message = str(exc)
         st.error(redact(message, []) if settings.exposed() else message)
         st.stop()
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def _read_app_file(path: str, _mtime: float) -> tuple[RunConfig, tuple[str, ...]]:
-    raw = json.loads(Path(path).read_text())
+    what = f"app configuration (${CONFIG_ENV})"
+    raw = read_config_json(path, what)
     if not isinstance(raw, dict):
-        raise ConfigError("expected a JSON object (RunConfig.to_dict(), optionally with 'data_roots')")
+        raise ConfigError(f"the {what} {path}: expected a JSON object (RunConfig.to_dict(), optionally with "
+                          f"'{settings.DATA_ROOTS_KEY}')")
     roots = entries_from_file(raw.pop(settings.DATA_ROOTS_KEY)) if settings.DATA_ROOTS_KEY in raw else []
-    return RunConfig.from_dict(raw), tuple(roots)
+    return config_from_data(raw, path, what), tuple(roots)
 
 
 def base_config() -> RunConfig:

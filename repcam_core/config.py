@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any, Literal, Mapping
 
 from repcam_core.errors import ConfigError
@@ -85,6 +86,9 @@ class RunConfig:
     ``holdout_scope``: "similarity" keeps that share out of B's own multi-class model only (a
     second multi-class model beside the Baseline's); "all" keeps it out of every model (the
     Baseline's multi-class model then also builds B, and binary models train on the same images).
+    ``similarity_temperature``: T of the softmax that builds B (eq. 2 is T = 1). T > 1 reads the
+    similarity a model keeps in its logits even on images it fits ("dark knowledge", as in
+    distillation), so B can come from the Baseline's own model on its own training images.
 
     ``dataset`` is ``"embedded"`` (the generated world, the default), a VOC-layout directory
     (``PATH`` or ``voc:PATH``) or a COCO directory (``coco:PATH``).
@@ -109,6 +113,7 @@ class RunConfig:
     n_random: int = 4
     similarity_holdout: float = 0.3
     holdout_scope: str = "similarity"
+    similarity_temperature: float = 1.0
     threshold: float = 0.15
     calibration_split: str = ""
     bootstrap: int = 1000
@@ -132,6 +137,8 @@ class RunConfig:
         _check(self.clustering in CLUSTERINGS, f"unknown clustering algorithm {self.clustering!r}; "
                                                f"choose one of: {', '.join(CLUSTERINGS.names())}")
         _check(self.n_random >= 1, f"number of random classes must be >= 1, got {self.n_random}")
+        _check(self.similarity_temperature > 0,
+               f"similarity temperature must be > 0, got {self.similarity_temperature}")
         _check(self.holdout_scope in HOLDOUT_SCOPES,
                f"holdout scope must be one of {', '.join(HOLDOUT_SCOPES)}, got {self.holdout_scope!r}")
         _check(0.0 <= self.similarity_holdout < 1.0,
@@ -160,6 +167,9 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "RunConfig":
+        _check(isinstance(data, Mapping),
+               f"a configuration is a JSON object of RunConfig fields, got {type(data).__name__}")
+        check_types(cls, data)
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         _check(not unknown, f"unknown configuration keys: {', '.join(sorted(unknown))}")
@@ -168,6 +178,7 @@ class RunConfig:
             tknown = {f.name for f in fields(TrainConfig)}
             tunknown = set(kwargs["train"]) - tknown
             _check(not tunknown, f"unknown train configuration keys: {', '.join(sorted(tunknown))}")
+            check_types(TrainConfig, kwargs["train"], prefix="train.")
             kwargs["train"] = TrainConfig(**kwargs["train"])
         return cls(**kwargs)
 
@@ -193,3 +204,91 @@ def config_hash(data: Mapping[str, Any]) -> str:
 def _check(ok: bool, message: str) -> None:
     if not ok:
         raise ConfigError(message)
+
+
+def check_types(cls: type, data: Mapping[str, Any], prefix: str = "") -> None:
+    """ConfigError naming the first field of dataclass ``cls`` whose value in ``data`` has the wrong
+    JSON type (a string where a number belongs, ...); unknown keys are left to the caller."""
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    for name, value in data.items():
+        if name in hints and not _fits(value, hints[name]):
+            raise ConfigError(f"configuration key '{prefix}{name}' must be {_describe(hints[name])}, got {value!r}")
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    import collections.abc
+    import types
+    import typing
+
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is type(None):
+        return value is None
+    if origin is Literal:
+        return value in args
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, a) for a in args)
+    if origin in (collections.abc.Mapping, dict) or hint in (Mapping, dict):
+        return isinstance(value, Mapping)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if dataclasses.is_dataclass(hint):
+        return isinstance(value, (hint, Mapping))
+    return True
+
+
+def _describe(hint: Any) -> str:
+    import typing
+
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if args and any(a is type(None) for a in args):
+        return " or ".join(_describe(a) for a in args if a is not type(None)) + " or null"
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    return names.get(hint, "a JSON object")
+
+
+def read_config_json(path: str | Path, what: str = "configuration file") -> Any:
+    """The JSON value in ``path``; one-line ConfigError naming the file when it is missing,
+    unreadable, not UTF-8 or not JSON."""
+    path = Path(path).expanduser()
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read the {what} {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"the {what} {path} is not UTF-8 text (JSON of RunConfig.to_dict() expected)") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"the {what} {path} is not valid JSON: {exc.msg} at line {exc.lineno} column "
+                          f"{exc.colno}") from None
+    except RecursionError:
+        raise ConfigError(f"the {what} {path} is nested too deeply to be a configuration") from None
+
+
+def config_from_data(data: Any, path: str | Path, what: str = "configuration file") -> RunConfig:
+    """``RunConfig.from_dict(data)`` (world settings checked too), errors naming ``path``."""
+    try:
+        config = RunConfig.from_dict(data)
+        if config.world:
+            from repcam_core.data.world import WorldConfig
+
+            WorldConfig.from_dict(dict(config.world))
+    except ConfigError as exc:
+        raise ConfigError(f"the {what} {path}: {exc}") from None
+    except TypeError as exc:  # a field the checks above do not describe
+        raise ConfigError(f"the {what} {path}: {exc}") from None
+    return config
+
+
+def load_config_file(path: str | Path, what: str = "configuration file") -> RunConfig:
+    """The RunConfig in a JSON file of ``RunConfig.to_dict()``; one-line ConfigError naming the
+    file when it is missing, unreadable, not JSON, or holds wrong keys or values."""
+    return config_from_data(read_config_json(path, what), Path(path).expanduser(), what)

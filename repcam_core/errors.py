@@ -36,3 +36,12 @@ class CacheVersionError(RepCAMError):
 
 class ImageError(RepCAMError):
     """An image (upload or dataset file) cannot be decoded or is too large."""
+
+
+class CacheWriteError(RepCAMError):
+    """The cache directory cannot be written (read-only, full disk, no permission); what it
+    already holds is left intact and a later run resumes."""
+
+
+class IntegrityWarning(UserWarning):
+    """A damaged artifact was found, moved aside and is being recomputed."""

@@ -18,13 +18,14 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.numpy import load_file as load_np, save_file as save_np
+from safetensors.numpy import load_file as load_np
 
 from repcam_core.cam import fusion
 from repcam_core.errors import ConfigError
 from repcam_core.evaluate import IoUAccumulator
 from repcam_core.maps import MapStore, map_size
 from repcam_core.method.clusterers import DEFAULT_CLUSTERING
+from repcam_core.integrity import save_arrays
 from repcam_core.method.modes import Mode, comparison_classes, parse_mode
 from repcam_core.method.selection import RANK_A
 from repcam_core.pipeline import Pipeline
@@ -217,7 +218,7 @@ class Experiment:
             for role in self.roles:
                 for name, arr in self._counts(mode, comps, role).to_arrays().items():
                     arrays[f"{role}.{name}"] = np.ascontiguousarray(arr)
-            save_np(arrays, str(tmp / "counts.safetensors"))
+            save_arrays(arrays, tmp / "counts.safetensors")
             (tmp / "result.json").write_text(json.dumps({
                 "mode": mode.name, "thresholds": self.thresholds,
                 "comparisons": {str(c): js for c, js in comps.items()}}))
@@ -248,9 +249,9 @@ class Experiment:
                 self._weights = bootstrap_weights(result.counts.images, cfg.bootstrap, cfg.seed)
             v = protocol_values(result.counts, result.calib_counts, cfg.threshold, self._weights)
             nan = float("nan")
-            save_np({"point": v.point, "resampled": np.ascontiguousarray(v.resampled),
-                     "thresholds": np.array([v.fixed_threshold, nan if v.calibrated_threshold is None
-                                             else v.calibrated_threshold])}, str(tmp / "protocols.safetensors"))
+            save_arrays({"point": v.point, "resampled": np.ascontiguousarray(v.resampled),
+                         "thresholds": np.array([v.fixed_threshold, nan if v.calibrated_threshold is None
+                                                 else v.calibrated_threshold])}, tmp / "protocols.safetensors")
 
         def load(path: Path) -> ProtocolValues:
             a = load_np(str(path / "protocols.safetensors"))

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from repcam_core.cam import fusion
 from repcam_core.cam.engine import contrast_layer_maps, layer_maps
 from repcam_core.data.transforms import to_float_tensor
+from repcam_core.integrity import save_tensors
 from repcam_core.pipeline import Pipeline
 
 MAP_BATCH = 32
@@ -94,7 +95,7 @@ class MapStore:
         for j in others:
             def create(tmp: Path, j: int = j) -> None:
                 maps = computed.get(j) or self._contrast_maps(c, [j], role)[j]
-                save_file(maps, str(tmp / "maps.safetensors"))
+                save_tensors(maps, tmp / "maps.safetensors")
 
             out[j] = self.p.cache.get_or_create("maps", self.contrast_key(c, j, role), create, load_maps)
         return out
@@ -114,7 +115,7 @@ class MapStore:
             maps, _ = layer_maps(model, self.p.spec.cam_layers, x, output, self.p.config.cam_method, (size, size))
             singles.append(fusion.last_layer(maps).half().cpu())
             multis.append(fusion.multilayer(maps).half().cpu())
-        save_file(_pack(singles, multis, size), str(tmp / "maps.safetensors"))
+        save_tensors(_pack(singles, multis, size), tmp / "maps.safetensors")
 
     def _contrast_maps(self, c: int, others: list[int], role: str) -> dict[int, dict[str, torch.Tensor]]:
         size = map_size(self.p.config.image_size)

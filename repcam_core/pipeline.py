@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
 from repcam_core.cache import ArtifactCache
@@ -27,6 +27,7 @@ from repcam_core.data.sources import open_dataset
 from repcam_core.errors import ConfigError, DatasetError, UnknownNameError
 from repcam_core.method.clusterers import DEFAULT_CLUSTERING, cluster_classes
 from repcam_core.method.clustering import ClusterResult
+from repcam_core.integrity import save_tensors
 from repcam_core.method.similarity import similarity_matrix
 from repcam_core.models.backbones import BACKBONES, BackboneSpec, create_model, get_module, replace_head
 from repcam_core.progress import NullProgress, Progress
@@ -92,7 +93,8 @@ class Pipeline:
 
     def _split(self, name: str, subset: bool = True) -> Split:
         with self.progress.task(f"decoding {name} images", 1) as step:
-            split = load_split(self.dataset, name, self.config.image_size, cache_dir=self.cache.root / "decoded")
+            split = load_split(self.dataset, name, self.config.image_size, cache_dir=self.cache.root / "decoded",
+                               cache_root=self.cache.root)
             step(1)
         return split.subset(self.class_subset) if subset and self.class_subset is not None else split
 
@@ -230,6 +232,7 @@ class Pipeline:
         name = f"multiclass:{backbone}:{holdout}"
         with self._lock:
             if name in self._models:
+                self.cache.note_use("multiclass", key)  # the entry being created depends on it
                 return self._models[name]
 
             def create(tmp: Path) -> None:
@@ -260,6 +263,7 @@ class Pipeline:
         with self._lock:
             if name in self._models:
                 self._models.move_to_end(name)
+                self.cache.note_use("binary", self.binary_key(a, b))
                 return self._models[name]
 
             def create(tmp: Path) -> None:
@@ -307,8 +311,11 @@ class Pipeline:
     # ------------------------------------------------------- similarity, S
     def similarity_key(self) -> dict[str, Any]:
         h = self.config.similarity_holdout
-        return {"model": self.multiclass_key(self.config.sim_backbone, h),
-                "on": "train-single-label" + (f"-heldout-{h}" if h > 0 else "")}
+        key = {"model": self.multiclass_key(self.config.sim_backbone, h),
+               "on": "train-single-label" + (f"-heldout-{h}" if h > 0 else "")}
+        if self.config.similarity_temperature != 1.0:
+            key["temperature"] = self.config.similarity_temperature
+        return key
 
     def similarity(self) -> np.ndarray:
         """B (eq. 2) [C, C]: summed softmax mass of class i's images on class j, over the held-out
@@ -320,7 +327,8 @@ class Pipeline:
             parts = [self.holdout_split(c, h)[1] for c in range(self.num_classes)]
             idx = torch.cat(parts)
             labels = np.concatenate([np.full(len(part), c) for c, part in enumerate(parts)])
-            probs = predict_proba(model, self.train_split.images[idx], self.device).numpy()
+            probs = predict_proba(model, self.train_split.images[idx], self.device,
+                                  temperature=self.config.similarity_temperature).numpy()
             B = similarity_matrix(probs, labels)
             (tmp / "similarity.json").write_text(json.dumps({"B": B.tolist(), "classes": list(self.class_names)}))
 
@@ -359,7 +367,7 @@ class Pipeline:
 
 def _save_model(tmp: Path, model: nn.Module, log: TrainLog) -> None:
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(tmp / "model.safetensors"))
+    save_tensors(state, tmp / "model.safetensors")
     (tmp / "train_log.json").write_text(json.dumps(log.to_dict()))
 
 

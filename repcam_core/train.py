@@ -168,8 +168,10 @@ def probe_head(model: nn.Module, head: nn.Linear, images: torch.Tensor, targets:
 
 
 @torch.no_grad()
-def predict_proba(model: nn.Module, images: torch.Tensor, device: torch.device, batch_size: int = 64) -> torch.Tensor:
-    """Softmax probabilities [N, C] of uint8 images [N, 3, S, S] under eval mode."""
+def predict_proba(model: nn.Module, images: torch.Tensor, device: torch.device, batch_size: int = 64,
+                  temperature: float = 1.0) -> torch.Tensor:
+    """Softmax probabilities [N, C] of uint8 images [N, 3, S, S] under eval mode (of the logits
+    divided by ``temperature``)."""
     was = model.training
     model.eval()
     out = []
@@ -177,7 +179,7 @@ def predict_proba(model: nn.Module, images: torch.Tensor, device: torch.device, 
         for lo in range(0, images.shape[0], batch_size):
             x = to_float_tensor(images[lo:lo + batch_size].to(device))
             with autocast(device):
-                out.append(torch.softmax(model(x).float(), 1).cpu())
+                out.append(torch.softmax(model(x).float() / temperature, 1).cpu())
     finally:
         model.train(was)
     return torch.cat(out) if out else torch.zeros(0, 0)

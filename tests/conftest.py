@@ -27,3 +27,12 @@ def tiny_pipeline(tiny_cache):
     from repcam_core.pipeline import Pipeline
 
     return Pipeline(tiny_config(), cache=tiny_cache)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """One line of what the fault and fuzz tests tried (the README's "What survives what")."""
+    from repcam_testing import SURVIVAL
+
+    if SURVIVAL:
+        counts = ", ".join(f"{k}: {v}" for k, v in sorted(SURVIVAL.items()))
+        terminalreporter.write_line(f"what survives what: {counts}")

@@ -15,3 +15,24 @@ def tiny_config(**overrides):
     base = RunConfig(world=TINY_WORLD, image_size=32, n_clusters=3, min_cluster_size=2, n_random=2,
                      device="cpu", train=TrainConfig(epochs=3, binary_max_epochs=2, batch_size=16))
     return base.with_(**overrides) if overrides else base
+
+
+# ---------------------------------------------------------------- what survives what
+# Counts of the faults and malformed inputs the tests tried, printed at the end of the session
+# (tests/conftest.py) and copied into the README's "What survives what" table.
+from collections import Counter  # noqa: E402
+
+SURVIVAL: Counter = Counter()
+
+
+def survived(what: str, n: int = 1) -> None:
+    """Count ``n`` more of ``what`` (e.g. "kills survived") for the session summary."""
+    SURVIVAL[what] += n
+
+
+def no_traceback(*outputs: str) -> None:
+    """Assert that a process's output holds no Python traceback (counted either way)."""
+    seen = sum("Traceback (most recent call last)" in o for o in outputs)
+    survived("process outputs checked", len(outputs))
+    survived("tracebacks seen", seen)
+    assert not seen, "a traceback:\n" + "\n".join(outputs)

@@ -12,6 +12,7 @@ import pytest
 from repcam_core.cache import MANIFEST, ArtifactCache
 from repcam_core.config import SCHEMA_VERSION
 from repcam_core.errors import CacheVersionError
+from repcam_core.integrity import seal
 
 
 def _write(text: str):
@@ -67,7 +68,7 @@ def test_old_schema_entry_raises_clear_error_and_clean_removes_it(tmp_path):
     man_path = cache.entry("k", {"a": 1}) / MANIFEST
     man = json.loads(man_path.read_text())
     man["schema"] = SCHEMA_VERSION - 1
-    man_path.write_text(json.dumps(man))
+    man_path.write_text(json.dumps(seal(man)))  # as another version would write it: a valid record
     with pytest.raises(CacheVersionError, match="older RepCAM"):
         cache.get_or_create("k", {"a": 1}, _write("x"), _read)
     assert cache.clear_stale() == 1

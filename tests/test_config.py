@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from repcam_core.config import RunConfig, TrainConfig, config_hash, paper_config
@@ -43,3 +45,56 @@ def test_unknown_keys_rejected():
 def test_with_merges_train_fields():
     cfg = RunConfig().with_(seed=1, train={"epochs": 2})
     assert cfg.seed == 1 and cfg.train.epochs == 2 and cfg.train.batch_size == TrainConfig().batch_size
+
+
+MALFORMED = {
+    "not JSON": ("{image_size: 32", "is not valid JSON: Expecting property name"),
+    "a list": ("[1, 2]", "a configuration is a JSON object of RunConfig fields, got list"),
+    "a string for a number": ('{"image_size": "big"}', "'image_size' must be an integer, got 'big'"),
+    "true for a number": ('{"threshold": true}', "'threshold' must be a number, got True"),
+    "an unknown key": ('{"colour": 1}', "unknown configuration keys: colour"),
+    "a bad train value": ('{"train": {"binary_init": "imagenet1k"}}', "'train.binary_init' must be one of"),
+    "a bad world": ('{"world": {"n_families": "four"}}', "'world.n_families' must be an integer"),
+    "an impossible world": ('{"world": {"n_families": 1}}', "n_families must be >= 2"),
+    "out of range": ('{"image_size": 4}', "image size must be >= 16"),
+    "nested too deeply": ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    "not text": (b"\xff\xfe{\x00", "is not UTF-8 text"),
+    "missing": (None, "cannot read the configuration file"),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_a_malformed_configuration_file_is_one_line_naming_it(case, tmp_path):
+    from repcam_core.config import load_config_file
+    from repcam_testing import survived
+
+    text, message = MALFORMED[case]
+    path = tmp_path / "config.json"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    elif text is not None:
+        path.write_text(text)
+    survived("malformed configurations tried")
+    with pytest.raises(ConfigError) as err:
+        load_config_file(path)
+    assert str(path) in str(err.value) and message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_cli_reads_a_configuration_file_and_options_override_it(tmp_path, capsys):
+    import argparse
+
+    from repcam_core.cli import main
+    from repcam_core.cli.common import add_common, build_config
+
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(RunConfig(image_size=48, seed=3, world={"n_families": 2}).to_dict()))
+    parser = argparse.ArgumentParser()
+    add_common(parser)
+    cfg = build_config(parser.parse_args(["--config", str(path), "--seed", "5"]))
+    assert (cfg.image_size, cfg.seed, dict(cfg.world)) == (48, 5, {"n_families": 2})
+    path.write_text('{"image_size": "big"}')
+    assert main(["run", "--config", str(path), "--cache", str(tmp_path / "c"), "--quiet"]) == 2
+    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("repcam: error:")]
+    assert str(path) in line and "'image_size' must be an integer" in line
+    assert main(["run", "--config", str(path), "--preset", "paper", "--cache", str(tmp_path / "c")]) == 2
+    assert "not both" in capsys.readouterr().err

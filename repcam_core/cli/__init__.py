@@ -10,6 +10,7 @@ interrupted run resumes. User errors print one line and exit 2; never a tracebac
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 import warnings
@@ -19,6 +20,7 @@ from repcam_core.cli.common import build_config
 from repcam_core.errors import RepCAMError
 
 EXIT_USER_ERROR = 2
+STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM)
 
 COMMAND_MODULES: tuple[str, ...] = (
     "repcam_core.cli.data_cmds",        # demo-data, weights
@@ -54,6 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("repcam: interrupted; finished artifacts are cached, run the same command to resume", file=sys.stderr)
         return 130
+    except OSError as exc:  # a write the storage refused outside the cache (--out on a full disk, ...)
+        if exc.errno not in STORAGE_ERRNOS:
+            raise
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"repcam: error: cannot write{where}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USER_ERROR
 
 
 def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None,

@@ -25,6 +25,9 @@ def add_common(p: argparse.ArgumentParser) -> None:
                    help="'embedded' (default: the generated world), a VOC-layout dir, voc:DIR or coco:DIR")
     g.add_argument("--preset", choices=["embedded", "paper"], default=None,
                    help="embedded (fast CPU defaults) or paper (sec. 4.2: 224 crop, batch 24, lr 1e-4, ...)")
+    g.add_argument("--config", default=None, metavar="FILE",
+                   help="start from a JSON configuration (RunConfig.to_dict(), e.g. the 'config' of a results.json); "
+                        "the options given override it")
     g.add_argument("--backbone", default=None, metavar="NAME", help=f"one of: {', '.join(backbones)}")
     g.add_argument("--similarity-backbone", default=None, metavar="NAME", help="backbone of the model that builds B")
     g.add_argument("--cam-method", default=None, metavar="NAME", help=f"per-layer map method: {', '.join(methods)}")
@@ -79,9 +82,16 @@ _TRAIN_FIELDS = ("epochs", "binary_max_epochs", "batch_size", "lr", "binary_lr",
 
 def build_config(args: argparse.Namespace):
     """The RunConfig for these arguments: the preset, then every option that was given."""
-    from repcam_core.config import RunConfig, paper_config
+    from repcam_core.config import RunConfig, load_config_file, paper_config
 
-    base = paper_config() if args.preset == "paper" else RunConfig()
+    if getattr(args, "config", None):
+        if args.preset:
+            from repcam_core.errors import ConfigError
+
+            raise ConfigError("give --config FILE or --preset, not both")
+        base = load_config_file(args.config)
+    else:
+        base = paper_config() if args.preset == "paper" else RunConfig()
     run = {f: getattr(args, f) for f in _RUN_FIELDS if getattr(args, f, None) is not None}
     if getattr(args, "labels", None) == "xml":
         name = run.get("train_split") or "trainval"

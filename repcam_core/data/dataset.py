@@ -18,6 +18,7 @@ import inspect
 import os
 import tempfile
 import warnings
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ import torch
 from repcam_core.data.transforms import mask_resize_short_center_crop, resize_short_center_crop
 from repcam_core.data.voc import VOCDataset
 from repcam_core.errors import ConfigError, DatasetError, ImageError
+from repcam_core.integrity import TMP_MARK, cache_lock, quarantine, remove_leftovers, storage_errors
 
 CACHE_FORMAT = 1
 VOID = 255
@@ -143,7 +145,8 @@ def _decode_item(dataset: Any, image_id: str, size: int,
         bad = [int(v) for v in values if v > dataset.num_classes and v != VOID]
         if bad:
             raise ImageError(
-                f"mask {_mask_path(dataset, image_id, split)} has values {bad} outside 0..{dataset.num_classes} and 255"
+                f"mask {_mask_path(dataset, image_id, split)} has values {bad} outside 0..{dataset.num_classes} "
+                f"and 255 (the dataset names {dataset.num_classes} classes: does its class list match the masks?)"
             )
         out_mask = mask_resize_short_center_crop(mask, size)
         if given is None:
@@ -215,38 +218,49 @@ def _decode_all(dataset: VOCDataset, ids: list[str], size: int,
     )
 
 
-def _save_cache(path: Path, split: Split) -> None:
+def _save_cache(path: Path, split: Split, root: Path) -> None:
     """Write ``split`` to ``path`` atomically (temp file in the same directory, then replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(
-                fh,
-                format=np.array(CACHE_FORMAT),
-                ids=np.array(split.ids, dtype=str),
-                images=split.images.numpy(),
-                masks=split.masks.numpy() if split.has_masks else np.zeros((0,), np.uint8),
-                has_masks=np.array(split.has_masks),
-                labels=split.labels.numpy(),
-                class_names=np.array(split.class_names, dtype=str),
-                skipped=np.array(split.skipped, dtype=str).reshape(-1, 2),
-            )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with storage_errors(root):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with cache_lock(root, path):
+            remove_leftovers(path)  # we hold the lock: temporary siblings belong to killed writers
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TMP_MARK}", dir=path.parent)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    np.savez(
+                        fh,
+                        format=np.array(CACHE_FORMAT),
+                        ids=np.array(split.ids, dtype=str),
+                        images=split.images.numpy(),
+                        masks=split.masks.numpy() if split.has_masks else np.zeros((0,), np.uint8),
+                        has_masks=np.array(split.has_masks),
+                        labels=split.labels.numpy(),
+                        class_names=np.array(split.class_names, dtype=str),
+                        skipped=np.array(split.skipped, dtype=str).reshape(-1, 2),
+                    )
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
 
 
-def _load_cache(path: Path, class_names: tuple[str, ...]) -> Split | None:
-    """The cached split, or None when the file is unreadable or from another format/dataset."""
+def _load_cache(path: Path, class_names: tuple[str, ...], root: Path) -> Split | None:
+    """The cached split, or None when it is from another format or dataset, or damaged.
+
+    The ``.npz`` (a zip) stores a CRC-32 of each array; all are checked before use. A damaged
+    file is moved to the cache's quarantine with a warning naming it, and decoded again.
+    """
     try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()  # reads every member and checks its CRC-32
+        if bad is not None:
+            raise ValueError(f"{bad} fails its CRC-32")
         with np.load(path, allow_pickle=False) as data:
             if int(data["format"]) != CACHE_FORMAT or tuple(data["class_names"].tolist()) != class_names:
                 return None
             has_masks = bool(data["has_masks"]) if "has_masks" in data.files else True
             images = torch.from_numpy(data["images"].copy())
-            return Split(
+            split = Split(
                 ids=[str(i) for i in data["ids"].tolist()],
                 images=images,
                 masks=(torch.from_numpy(data["masks"].copy()) if has_masks
@@ -256,8 +270,11 @@ def _load_cache(path: Path, class_names: tuple[str, ...]) -> Split | None:
                 skipped=[(str(p), str(r)) for p, r in data["skipped"].tolist()],
                 has_masks=has_masks,
             )
-    except (OSError, ValueError, KeyError) as exc:
-        warnings.warn(f"ignoring unreadable split cache {path}: {exc}", stacklevel=3)
+        if not len(split.ids) == len(split.images) == len(split.masks) == len(split.labels):
+            raise ValueError("its arrays disagree in length")
+        return split
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        quarantine(path, root, f"{type(exc).__name__}: {exc}", "decoding the split again")
         return None
 
 
@@ -272,12 +289,14 @@ def load_split(
     size: int,
     cache_dir: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    cache_root: Path | None = None,
 ) -> Split:
     """Decode ``split`` of ``dataset`` at ``size x size`` (or read it from ``cache_dir``).
 
     Unreadable images or masks are skipped with a warning ``"skipping <path>: <reason>"`` and
     listed in ``Split.skipped``; DatasetError if nothing is readable or the split is empty.
     ``progress(done, total)`` is called after each decoded image (not when read from cache).
+    ``cache_root``: the cache ``cache_dir`` lives in (its quarantine and locks; default ``cache_dir``).
     """
     if size < 1:
         raise ConfigError(f"image size must be >= 1, got {size}")
@@ -285,11 +304,12 @@ def load_split(
     if not ids:
         raise DatasetError(f"split {split!r} of {dataset.root} lists no images")
     path = cache_path(dataset, split, size, cache_dir) if cache_dir is not None else None
+    root = Path(cache_root if cache_root is not None else cache_dir) if cache_dir is not None else None
     if path is not None and path.is_file():
-        cached = _load_cache(path, tuple(dataset.class_names))
+        cached = _load_cache(path, tuple(dataset.class_names), root)
         if cached is not None:
             return cached
     result = _decode_all(dataset, ids, size, progress, split)
     if path is not None:
-        _save_cache(path, result)
+        _save_cache(path, result, root)
     return result

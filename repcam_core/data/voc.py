@@ -18,6 +18,7 @@ Split names select where ids, labels and masks come from:
 from __future__ import annotations
 
 import hashlib
+import warnings
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -73,7 +74,7 @@ class VOCDataset:
         path = self.root / "classes.txt"
         if not path.is_file():
             return VOC_CLASSES
-        names = tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
+        names = tuple(read_lines(path))
         if not names:
             raise DatasetError(f"{path} lists no class names")
         check_class_names(names, path)
@@ -145,7 +146,15 @@ class VOCDataset:
         """The image ids listed for ``split`` (see the module doc for the split names), in file order."""
         if split not in self._split_cache:
             path = self._split_file(split)
-            self._split_cache[split] = [ln.split()[0] for ln in path.read_text().splitlines() if ln.strip()]
+            listed = [ln.split()[0] for ln in read_lines(path)]
+            if not listed:
+                raise DatasetError(f"split {split!r} is empty: {path} lists no image ids")
+            ids = list(dict.fromkeys(listed))
+            if len(ids) < len(listed):
+                repeated = sorted({i for i in listed if listed.count(i) > 1})
+                warnings.warn(f"{path} lists {len(listed) - len(ids)} id(s) more than once (e.g. {repeated[0]!r}); "
+                              f"each image is used once", stacklevel=2)
+            self._split_cache[split] = ids
         return list(self._split_cache[split])
 
     def annotation_path(self, image_id: str) -> Path:
@@ -227,6 +236,16 @@ def check_class_names(names: tuple[str, ...], path: Path, noun: str = "class") -
     if len(names) > 254:
         raise DatasetError(f"{path} lists {len(names)} {'categories' if noun == 'category' else 'classes'}; "
                            f"at most 254 fit in a mask")
+
+
+def read_lines(path: Path) -> list[str]:
+    """The non-blank lines of a text file, stripped (CRLF and a UTF-8 byte-order mark are fine);
+    DatasetError naming the file when it is not UTF-8 text."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path} is not UTF-8 text (byte {exc.start}); expected one name or id per line") from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def digest_files(digest: Any, paths: Iterable[Path]) -> None:

@@ -22,7 +22,6 @@ import math
 import os
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any, Callable
 import numpy as np
 from PIL import Image
 
+from repcam_core.config import check_types
 from repcam_core.data.palette import voc_palette
 from repcam_core.data.world_draw import (
     MAX_CLASSES_PER_FAMILY,
@@ -111,6 +111,7 @@ class WorldConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"unknown WorldConfig keys: {', '.join(unknown)}")
+        check_types(cls, data, prefix="world.")
         return cls(**data)
 
     def short_hash(self) -> str:
@@ -222,21 +223,6 @@ def _read_json(path: Path) -> Any:
         return None
 
 
-def _voc_complete(out_dir: Path, config: WorldConfig) -> bool:
-    if _read_json(out_dir / "world.json") != _metadata(config):
-        return False
-    jpgs = set(os.listdir(out_dir / "JPEGImages")) if (out_dir / "JPEGImages").is_dir() else set()
-    pngs = set(os.listdir(out_dir / "SegmentationClass")) if (out_dir / "SegmentationClass").is_dir() else set()
-    for split in SPLITS:
-        listed = out_dir / "ImageSets" / "Segmentation" / f"{split}.txt"
-        ids = split_ids(config, split)
-        if not listed.is_file() or listed.read_text().split() != ids:
-            return False
-        if any(f"{i}.jpg" not in jpgs or f"{i}.png" not in pngs for i in ids):
-            return False
-    return (out_dir / "classes.txt").is_file()
-
-
 def _write_atomically(out_dir: Path, config: WorldConfig, complete: Callable[[Path, WorldConfig], bool],
                       write: Callable[[Path], None]) -> Path:
     """Run ``write(tmp_dir)`` in a temp sibling and rename it to ``out_dir``.
@@ -268,26 +254,22 @@ def _write_atomically(out_dir: Path, config: WorldConfig, complete: Callable[[Pa
     return out_dir
 
 
-def _write_voc(tmp: Path, config: WorldConfig) -> None:
-    for sub in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):
-        (tmp / sub).mkdir(parents=True)
-    palette = voc_palette()
+def write_sample(root: Path, config: WorldConfig, split: str, index: int) -> None:
+    """Render sample ``index`` of ``split`` to ``root``'s ``JPEGImages`` and ``SegmentationClass``."""
+    image_id = f"{split}_{index:05d}"  # as split_ids() names them
+    sample = render_sample(config, split, index)
+    _save_jpeg(sample.image, root / "JPEGImages" / f"{image_id}.jpg", config.jpeg_quality)
+    png = Image.fromarray(sample.mask)
+    png.putpalette(voc_palette())
+    png.save(root / "SegmentationClass" / f"{image_id}.png")
 
-    def one(job: tuple[str, int, str]) -> None:
-        split, index, image_id = job
-        sample = render_sample(config, split, index)
-        _save_jpeg(sample.image, tmp / "JPEGImages" / f"{image_id}.jpg", config.jpeg_quality)
-        png = Image.fromarray(sample.mask)
-        png.putpalette(palette)
-        png.save(tmp / "SegmentationClass" / f"{image_id}.png")
 
-    jobs = [(s, i, image_id) for s in SPLITS for i, image_id in enumerate(split_ids(config, s))]
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        list(pool.map(one, jobs))
-    for split in SPLITS:
-        (tmp / "ImageSets" / "Segmentation" / f"{split}.txt").write_text("\n".join(split_ids(config, split)) + "\n")
-    (tmp / "classes.txt").write_text("\n".join(class_names(config)) + "\n")
-    (tmp / "world.json").write_text(json.dumps(_metadata(config), indent=2) + "\n")
+def text_files(config: WorldConfig) -> dict[str, str]:
+    """The world's text files by relative path: split lists, ``classes.txt``, ``world.json``."""
+    out = {f"ImageSets/Segmentation/{s}.txt": "\n".join(split_ids(config, s)) + "\n" for s in SPLITS}
+    out["classes.txt"] = "\n".join(class_names(config)) + "\n"
+    out["world.json"] = json.dumps(_metadata(config), indent=2) + "\n"
+    return out
 
 
 def generate_world(out_dir: str | Path, config: WorldConfig = WorldConfig()) -> Path:
@@ -297,7 +279,9 @@ def generate_world(out_dir: str | Path, config: WorldConfig = WorldConfig()) -> 
     ``ImageSets/Segmentation/{train,val}.txt``, ``classes.txt``, ``world.json``.
     Idempotent; atomic; DatasetError if ``out_dir`` holds other content.
     """
-    return _write_atomically(Path(out_dir), config, _voc_complete, lambda tmp: _write_voc(tmp, config))
+    from repcam_core.data.world_files import voc_complete, write_voc
+
+    return _write_atomically(Path(out_dir), config, voc_complete, lambda tmp: write_voc(tmp, config))
 
 
 def default_world_dir(cache_root: str | Path, config: WorldConfig = WorldConfig()) -> Path:
@@ -305,8 +289,11 @@ def default_world_dir(cache_root: str | Path, config: WorldConfig = WorldConfig(
 
 
 def ensure_default_world(cache_root: str | Path, config: WorldConfig = WorldConfig()) -> Path:
-    """Generate the world under ``default_world_dir`` unless it is already there."""
-    return generate_world(default_world_dir(cache_root, config), config)
+    """Generate the world under ``default_world_dir`` unless it is already there; damaged files
+    are re-rendered (:mod:`repcam_core.data.world_files`)."""
+    from repcam_core.data.world_files import ensure_world
+
+    return ensure_world(default_world_dir(cache_root, config), config, Path(cache_root), generate_world)
 
 
 # ----------------------------------------------------------------------------- COCO

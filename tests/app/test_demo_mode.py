@@ -150,7 +150,7 @@ def test_exposed_messages_hide_server_paths(app_env, exposed, monkeypatch, tmp_p
     bad.write_text("{not json")
     monkeypatch.setenv("REPCAM_APP_CONFIG", str(bad))
     at = open_page("home")
-    assert "cannot read the app configuration <server path>" in at.error[0].value
+    assert "app configuration ($REPCAM_APP_CONFIG) <server path> is not valid JSON" in at.error[0].value
     assert "srv-secret" not in sent(at)
 
 

@@ -195,7 +195,7 @@ def test_results_page_switches_protocols_and_compares_with_the_baseline(app_env)
     from repcam_core.config import RunConfig
     from repcam_core.experiment import Experiment
     from repcam_core.pipeline import Pipeline
-    from conftest import MODES
+    MODES = ["Baseline", "S-1+A+F", "Top1", "All"]  # what tests/app/conftest.py evaluates
 
     cfg = RunConfig.from_dict(json.loads(Path(app_env["REPCAM_APP_CONFIG"]).read_text()))
     at = open_page("results")
