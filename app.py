@@ -17,6 +17,7 @@ from pathlib import Path  # noqa: E402
 
 from repcam_app import settings, state  # noqa: E402  (after set_page_config)
 from repcam_app.access import gate_open, token_gate  # noqa: E402
+from repcam_app.warmup import warm_up_base  # noqa: E402
 from repcam_app.datasets import label_of  # noqa: E402
 from repcam_app.resources import dataset_list  # noqa: E402
 
@@ -40,4 +41,6 @@ with st.sidebar:
     if settings.read_only():
         st.caption("Read-only demo: nothing is trained on this server.")
     st.caption("Representative-class CAM: fused maps of a few binary models chosen by class similarity.")
+if gate_open():  # the explorer's first maps train in the background (repcam_app/warmup.py)
+    warm_up_base()
 nav.run()

@@ -68,12 +68,25 @@ if ekey not in cache:
 expl = cache[ekey]
 layer_names = list(expl.layer_names)
 
-# Representative classes: defaults from the Clustering page's rule; reset when the target changes.
-B = p.similarity() if p.cache.has("similarity", p.similarity_key()) else None
+# Representative classes: defaults from the Clustering page's rule; reset when the target changes
+# and when B lands (it is computed in the background while the Baseline is already shown).
+with guard():
+    b_ready = p.cache.has("similarity", p.similarity_key())
+    B = p.similarity() if b_ready else None
+b_job = None
+if B is None and not settings.read_only():
+    b_job = submit(p, "similarity", p.similarity, "similarity matrix B (for the representative classes)",
+                   lane="interactive")
 others = [n for n in names if n != names[c]]
-if ss.get(state.EX_REPS_FOR) != c or any(r not in others for r in ss.get(state.EX_REPS) or []):
+if ss.get(state.EX_REPS_FOR) != (c, B is not None) or any(r not in others for r in ss.get(state.EX_REPS) or []):
     ss[state.EX_REPS] = [names[j] for j in (representatives(p, B, c) if B is not None else [])]
-    ss[state.EX_REPS_FOR] = c
+    ss[state.EX_REPS_FOR] = (c, B is not None)
+if b_job is not None:
+    st.info("Computing B (the class similarity) to choose the representative classes; the Baseline is shown "
+            "meanwhile and the fused map appears once B and their binary models are ready.")
+    progress_panel([b_job])
+elif B is None:
+    st.warning("B is not in the cache (read-only demo): choose representative classes by hand.")
 ss.setdefault(state.EX_LAYERS, layer_names)
 if any(n not in layer_names for n in ss[state.EX_LAYERS]):
     ss[state.EX_LAYERS] = layer_names
@@ -130,6 +143,8 @@ gt = None if mask is None else (mask == c + 1).numpy()
 baseline = explore.combine_layers(expl.baseline, multilayer=False)
 fused = explore.fuse(expl, ready, layers, multi, source)
 iou_base, iou_fused = explore.iou(baseline, mask, c, thr), explore.iou(fused, mask, c, thr)
+if reps and not ready:  # nothing fused yet: no fused figure to report
+    iou_fused = None
 ss[state.EX_LAST] = {"iou": iou_fused, "baseline_iou": iou_base, "fused_sum": float(fused.sum()), "ready": ready,
                      "threshold": thr, "mode": mode_name}
 
@@ -137,8 +152,12 @@ fmt = lambda v: "—" if v is None else f"{100 * v:.1f}%"  # noqa: E731
 cols = st.columns(3)
 cols[0].image(overlay(image, fused * 0, gt, alpha=0.0), caption="image (white: ground truth)")
 cols[1].image(overlay(image, baseline, gt, threshold=thr), caption=f"Grad-CAM baseline · IoU {fmt(iou_base)}")
-cols[2].image(overlay(image, fused, gt, threshold=thr),
-              caption=f"{mode_name} · fused over {len(ready)} class(es) · IoU {fmt(iou_fused)} at t={thr:.3f}")
+if ready or not reps:  # a fused map over the ready classes, or the multi-class model's own (none chosen)
+    what = f"fused over {len(ready)} class(es)" if ready else "no class chosen: the multi-class model's map"
+    cols[2].image(overlay(image, fused, gt, threshold=thr),
+                  caption=f"{mode_name} · {what} · IoU {fmt(iou_fused)} at t={thr:.3f}")
+else:
+    cols[2].info(f"{mode_name}: waiting for the binary models of {len(reps)} representative class(es).")
 m = st.columns(3)
 m[0].metric("IoU baseline", fmt(iou_base))
 m[1].metric("IoU fused", fmt(iou_fused), delta=None if iou_base is None or iou_fused is None

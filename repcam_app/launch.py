@@ -58,6 +58,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     warning = exposure_warning(args.host, args.port)
     if warning:
         print(warning, file=sys.stderr)
+    import os
+
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: see repcam_core.cli.quiet_threads
+    os.environ.setdefault(settings.WARMUP_ENV, "1")
+    if settings.warmup():  # train the explorer's first maps from the server's start, not the first visit
+        from repcam_app.warmup import start_when_serving
+
+        start_when_serving(f"http://127.0.0.1:{args.port}")
     from streamlit.web import cli as stcli
 
     sys.argv = streamlit_argv(argv)

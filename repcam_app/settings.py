@@ -9,6 +9,7 @@
 | ``REPCAM_MAX_JOBS`` | 2 | background jobs running at once per server; the rest wait in a queue |
 | ``REPCAM_UPLOADS_PER_MINUTE`` | 10 | new images one browser session may upload per minute |
 | ``REPCAM_READ_ONLY`` | unset | ``1``: serve what the cache holds; no job (training, evaluation) starts |
+| ``REPCAM_WARMUP`` | ``1`` under ``repcam-app``/``make app``, else unset | train what the explorer shows first in the background from the server's start (:mod:`repcam_app.warmup`) |
 
 Whether the server is *exposed* comes from Streamlit's own ``server.address`` option (set by
 ``repcam-app --host``, ``streamlit run --server.address`` or ``.streamlit/config.toml``): only an
@@ -31,6 +32,7 @@ TOKEN_ENV = "REPCAM_APP_TOKEN"
 MAX_JOBS_ENV = "REPCAM_MAX_JOBS"
 UPLOADS_ENV = "REPCAM_UPLOADS_PER_MINUTE"
 READ_ONLY_ENV = "REPCAM_READ_ONLY"
+WARMUP_ENV = "REPCAM_WARMUP"
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8501
@@ -96,3 +98,8 @@ def uploads_per_minute() -> int:
 def data_roots_env() -> list[str]:
     """The raw ``[NAME=]SPEC`` entries of ``$REPCAM_DATA_ROOTS`` (comma-separated)."""
     return [e.strip() for e in os.environ.get(DATA_ROOTS_ENV, "").split(",") if e.strip()]
+
+
+def warmup() -> bool:
+    """Whether the server trains the explorer's first maps in the background from its start."""
+    return os.environ.get(WARMUP_ENV, "").strip().lower() in ("1", "true", "yes", "on") and not read_only()

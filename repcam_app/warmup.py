@@ -1,0 +1,102 @@
+"""Warm-up: what the CAM explorer shows first is trained in the background as early as possible.
+
+For a configuration, the warm-up asks the job registry (:mod:`repcam_app.jobs`) for the same jobs
+the pages ask for, under the same names, so a page that needs one of them finds it running and
+shows its progress instead of starting it again:
+
+1. ``multiclass`` (interactive lane): the multi-class model, which gives the Baseline;
+2. ``warmup`` (batch lane): B and the clustering, then one ``binary:a-b`` job (interactive lane)
+   per S-1 representative class of the first class (the explorer's default target), each of
+   which the explorer shows as it lands.
+
+It starts when the server starts (``repcam-app``/``make app`` set ``$REPCAM_WARMUP`` and run
+:func:`start_when_serving` in a thread that waits for the server to answer) and again, for the
+base configuration, at the top of every page run (the registry makes a repeated call free).
+A read-only demo, or a server started without ``$REPCAM_WARMUP`` (plain ``streamlit run``, the
+tests), starts nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+import urllib.request
+
+from repcam_app import settings
+from repcam_app.jobs import registry
+from repcam_core.pipeline import Pipeline
+
+
+def warm_up(p: Pipeline, config_key: str) -> None:
+    """Ask for the warm-up jobs of ``p``'s configuration (no-op when already asked, read-only, or
+    ``$REPCAM_WARMUP`` is off)."""
+    if not settings.warmup():
+        return
+    reg = registry()
+    if reg.get(config_key, "warmup") is not None:
+        return
+    reg.submit(config_key, "multiclass", p.multiclass_model, f"multi-class {p.config.backbone} model",
+               lane="interactive")
+    reg.submit(config_key, "warmup", lambda: _first_class(p, config_key),
+               "warm-up: B, clusters, the first class's representative classes", lane="batch")
+
+
+def _first_class(p: Pipeline, config_key: str) -> list[int]:
+    from repcam_core.experiment import Experiment
+    from repcam_core.method.modes import parse_mode
+
+    mode = parse_mode("S-1+A+F")
+    exp = Experiment(p)
+    try:
+        exp.needs([mode])
+    except Exception:  # too few classes for the clusters: the explorer has no default classes either
+        p.similarity()
+        return []
+    comps = exp.comparisons(mode)[0]
+    names = p.class_names
+    for j in comps:
+        a, b = sorted((0, j))
+        registry().submit(config_key, f"binary:{a}-{b}", lambda a=a, b=b: p.binary_model(a, b) and None,
+                          f"binary model {names[a]} vs {names[b]}", lane="interactive")
+    return comps
+
+
+def warm_up_base() -> None:
+    """:func:`warm_up` of the app's base configuration (from a page run; errors are the pages' to show)."""
+    if not settings.warmup():
+        return
+    from repcam_app.resources import base_config, config_key, pipeline
+
+    config = base_config()
+    warm_up(pipeline(config), config_key(config))
+
+
+def start_when_serving(url: str, timeout: float = 120.0) -> threading.Thread:
+    """In a daemon thread: wait until the server at ``url`` answers, then warm up the app's base
+    configuration (what the first browser session will show)."""
+
+    def run() -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            return
+        try:
+            from repcam_app.resources import _pipeline, base_config, cache_root, config_key
+
+            config = base_config()
+            p = _pipeline(json.dumps(config.to_dict(), sort_keys=True), str(cache_root()))
+            p.class_names  # noqa: B018 - opens the dataset (generates the embedded world) now
+            warm_up(p, config_key(config))
+        except BaseException as exc:  # noqa: BLE001 - the pages report a broken configuration themselves
+            print(f"repcam-app: warm-up skipped: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+    thread = threading.Thread(target=run, name="repcam-warmup", daemon=True)
+    thread.start()
+    return thread

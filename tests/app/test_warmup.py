@@ -1,0 +1,102 @@
+"""The live demo's first minute: the explorer shows the Baseline while B is computed, then the
+default class's S-1 classes; the warm-up trains what the explorer shows first in the background."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from repcam_app import state
+from repcam_testing import tiny_config
+
+from test_pages import open_page
+
+
+SEEDS = iter(range(11, 100))
+
+
+@pytest.fixture
+def fresh_env(tmp_path, monkeypatch):
+    """A configuration of its own (its own jobs in the process-wide registry, which knows jobs by
+    configuration) whose cache holds only the multi-class model (no B yet)."""
+    from repcam_core.pipeline import Pipeline
+
+    cfg = tiny_config(seed=next(SEEDS))
+    Pipeline(cfg, cache=tmp_path / "cache").multiclass_model()
+    (tmp_path / "config.json").write_text(json.dumps(cfg.to_dict()))
+    monkeypatch.setenv("REPCAM_APP_CONFIG", str(tmp_path / "config.json"))
+    monkeypatch.setenv("REPCAM_CACHE", str(tmp_path / "cache"))
+    return cfg
+
+
+def test_explorer_shows_the_baseline_while_b_is_computed_then_preselects_s1(fresh_env, monkeypatch):
+    import repcam_core.pipeline as pipeline_module
+    from repcam_app.jobs import registry
+    from repcam_app.resources import config_key
+
+    release = threading.Event()
+    real = pipeline_module.Pipeline.similarity
+
+    def held(self):  # B's job waits until the page has been looked at without it
+        if threading.current_thread().name.startswith("repcam-"):
+            release.wait(120)
+        return real(self)
+
+    monkeypatch.setattr(pipeline_module.Pipeline, "similarity", held)
+    at = open_page("explorer", **{state.EX_CLASS: "bus"})
+    assert not at.exception and not at.error
+    assert any("Computing B" in i.value for i in at.info)
+    assert at.session_state[state.EX_REPS] == []
+    last = at.session_state[state.EX_LAST]
+    assert last["baseline_iou"] is not None and last["mode"].startswith("Baseline")
+    assert "fused over 0" not in str(at)  # never a map labelled as fused over no class
+    release.set()
+    registry().wait(300)
+    job = registry().get(config_key(fresh_env), "similarity")
+    assert job is not None and job.status == "done"
+    at.run()
+    assert not at.exception
+    from repcam_app.resources import pipeline
+    from repcam_core.experiment import Experiment
+    from repcam_core.method.modes import parse_mode
+
+    s1 = Experiment(pipeline(fresh_env)).comparisons(parse_mode("S-1+A+F"))[0]  # bus is class 0
+    names = pipeline(fresh_env).class_names
+    assert at.session_state[state.EX_REPS] == [names[j] for j in s1], "once B exists, the S-1 classes"
+
+
+def test_warm_up_asks_for_the_explorers_first_work_once(fresh_env, monkeypatch):
+    from repcam_app import warmup
+    from repcam_app.jobs import registry
+    from repcam_app.resources import config_key, pipeline
+    from repcam_core.experiment import Experiment
+    from repcam_core.method.modes import parse_mode
+
+    monkeypatch.setenv("REPCAM_WARMUP", "1")
+    key = config_key(fresh_env)
+    p = pipeline(fresh_env)
+    warmup.warm_up(p, key)
+    warmup.warm_up(p, key)  # asked twice: the same jobs
+    registry().wait(600)
+    jobs = {j.name: j for j in registry().jobs(key)}
+    assert jobs["multiclass"].status == jobs["warmup"].status == "done"
+    expected = Experiment(p).comparisons(parse_mode("S-1+A+F"))[0]
+    assert jobs["warmup"].result == expected and expected
+    assert {n for n in jobs if n.startswith("binary:")} == {f"binary:{min(0, j)}-{max(0, j)}" for j in expected}
+    assert all(p.has_binary(0, j) for j in expected)
+
+
+def test_no_warm_up_without_the_switch_or_in_a_read_only_demo(fresh_env, monkeypatch):
+    from repcam_app import warmup
+    from repcam_app.jobs import registry
+    from repcam_app.resources import config_key, pipeline
+
+    key = config_key(fresh_env)
+    monkeypatch.delenv("REPCAM_WARMUP", raising=False)
+    warmup.warm_up(pipeline(fresh_env), key)
+    monkeypatch.setenv("REPCAM_WARMUP", "1")
+    monkeypatch.setenv("REPCAM_READ_ONLY", "1")
+    warmup.warm_up(pipeline(fresh_env), key)
+    assert registry().jobs(key) == []
