@@ -15,14 +15,12 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
-import torch.nn.functional as F
 from safetensors.numpy import load_file as load_np
 
-from repcam_core.cam import fusion
 from repcam_core.errors import ConfigError
-from repcam_core.evaluate import IoUAccumulator
 from repcam_core.maps import MapStore, map_size
 from repcam_core.method.clusterers import DEFAULT_CLUSTERING
 from repcam_core.integrity import save_arrays
@@ -32,6 +30,9 @@ from repcam_core.pipeline import Pipeline
 from repcam_core.protocols import (CURVE, ImageCounts, ProtocolValues, bootstrap_weights, count_pixels, curve_with,
                                    protocol_values, summarise)
 from repcam_core.results import ModeResult, Results, aggregate_seeds
+
+if TYPE_CHECKING:  # torch is imported where maps are fused or counted: a run that finds every
+    import torch    # result in the cache never imports it (a warm run stays fast)
 
 RESULTS_VERSION = 2
 """Bumped when a cached mode result changes meaning (2: per-image counts on a 201-point grid)."""
@@ -131,6 +132,10 @@ class Experiment:
         """The map ``[n, s, s]`` of class c's images under ``mode``: the average over the comparison
         classes ``comps`` of their maps (binary models or contrasts, per ``mode.source``), or the
         multi-class model's own map when ``comps`` is empty (Baseline, Baseline+A)."""
+        import torch
+
+        from repcam_core.cam import fusion
+
         kind = "multi" if mode.multilayer else "single"
         if not comps:
             return fusion.normalise(self.baseline_maps(c, role)[kind].float())
@@ -140,6 +145,8 @@ class Experiment:
         return fusion.average(torch.stack([self.pair_maps(c, j, role)[kind] for j in comps]))
 
     def _full_size(self, maps: torch.Tensor) -> torch.Tensor:
+        import torch.nn.functional as F
+
         size = self.p.config.image_size
         if maps.shape[-1] != size:
             maps = F.interpolate(maps[:, None].float(), size=(size, size), mode="bilinear", align_corners=False)[:, 0]
@@ -162,6 +169,9 @@ class Experiment:
         C = self.p.num_classes
 
         def create(tmp: Path) -> None:
+            from repcam_core.cam import fusion
+            from repcam_core.evaluate import IoUAccumulator
+
             self.p.check_training_data()
             self.ensure_pairs({(a, b) for a in range(C) for b in range(a + 1, C)})
             out = {}
@@ -219,9 +229,12 @@ class Experiment:
                 for name, arr in self._counts(mode, comps, role).to_arrays().items():
                     arrays[f"{role}.{name}"] = np.ascontiguousarray(arr)
             save_arrays(arrays, tmp / "counts.safetensors")
+            splits = [self.p.train_split, *(self.p.split(r) for r in self.roles)]
             (tmp / "result.json").write_text(json.dumps({
                 "mode": mode.name, "thresholds": self.thresholds,
-                "comparisons": {str(c): js for c, js in comps.items()}}))
+                "comparisons": {str(c): js for c, js in comps.items()},
+                "images": {r: len(self.p.split(r)) for r in self.roles},
+                "skipped": sorted({f for sp in splits for f, _ in sp.skipped})}))
 
         def load(p: Path) -> ModeResult:
             d = json.loads((p / "result.json").read_text())
@@ -232,7 +245,8 @@ class Experiment:
             counts = split["eval"]
             return ModeResult(d["mode"], d["thresholds"], counts.class_iou(),
                               d["thresholds"].index(self.p.config.threshold),
-                              {int(c): js for c, js in d["comparisons"].items()}, counts, split.get("calib"))
+                              {int(c): js for c, js in d["comparisons"].items()}, counts, split.get("calib"),
+                              images=d.get("images", {}), skipped=d.get("skipped", []))
 
         return self.p.cache.get_or_create("results", self.mode_key(mode), create, load)
 
@@ -269,17 +283,21 @@ class Experiment:
         return summarise({m: self.protocol_values(r) for m, r in named.items()},
                          baseline.mode if baseline is not None else None)
 
-    def calibration_info(self) -> dict[str, Any]:
+    def calibration_info(self, results: dict[str, ModeResult] | None = None) -> dict[str, Any]:
+        """Which split calibrated the thresholds and how many images it has (read from a result
+        when one says, so a run that finds everything cached decodes no image)."""
         name = self.p.calibration_split_name
-        return {"split": name, "images": None if name is None else len(self.p.calibration_split),
-                "eval_split": self.p.config.eval_split}
+        known = [r.images["calib"] for r in (results or {}).values() if "calib" in r.images]
+        images = None if name is None else (known[0] if known else len(self.p.calibration_split))
+        return {"split": name, "images": images, "eval_split": self.p.config.eval_split}
 
     def run(self, modes: Sequence[str | Mode]) -> Results:
         """Evaluate every mode (in order) and return the ablation table with every protocol; the
         Baseline is evaluated too (for the paired comparisons) even when not asked for."""
         parsed = [m if isinstance(m, Mode) else parse_mode(m) for m in modes]
         self.needs(parsed)
-        self.p.check_training_data()
+        if not all(self.has_result(m) for m in [*parsed, parse_mode("Baseline")]):
+            self.p.check_training_data()  # before any long work: a class without training images
         # Pairwise needs every model anyway: build it first so later modes only read the cache.
         if any(m.needs_pairwise for m in parsed):
             self.pairwise()
@@ -287,7 +305,7 @@ class Experiment:
         baseline = results.get("Baseline") or self.evaluate_mode(parse_mode("Baseline"))
         summary = self.protocols(results, baseline)
         return Results(self.p.class_names, self.p.config.threshold, results, self.p.config.to_dict(),
-                       summary, self.calibration_info())
+                       summary, self.calibration_info(results))
 
     def has_result(self, mode: Mode | str) -> bool:
         mode = mode if isinstance(mode, Mode) else parse_mode(mode)
@@ -303,7 +321,7 @@ class Experiment:
         baseline = results.get("Baseline") or (self.evaluate_mode(parse_mode("Baseline"))
                                                 if self.has_result("Baseline") else None)
         return Results(self.p.class_names, self.p.config.threshold, results, self.p.config.to_dict(),
-                       self.protocols(results, baseline), self.calibration_info())
+                       self.protocols(results, baseline), self.calibration_info(results))
 
     def evaluate_wsss(self, mode: Mode | str, bg_threshold: float = 0.15) -> dict[str, Any]:
         """The WSSS convention (:func:`repcam_core.wsss.evaluate_wsss`), from the same cached maps."""

@@ -16,16 +16,13 @@ the same time). Keys of evaluation maps are those earlier versions wrote, so cac
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-import torch
-from safetensors.torch import load_file
-
-from repcam_core.cam import fusion
-from repcam_core.cam.engine import contrast_layer_maps, layer_maps
-from repcam_core.data.transforms import to_float_tensor
 from repcam_core.integrity import save_tensors
 from repcam_core.pipeline import Pipeline
+
+if TYPE_CHECKING:  # torch is imported where maps are computed or loaded
+    import torch
 
 MAP_BATCH = 32
 ROLES = ("eval", "calib")
@@ -102,11 +99,16 @@ class MapStore:
 
     # -------------------------------------------------------------- compute
     def _batches(self, c: int, role: str):
+        from repcam_core.data.transforms import to_float_tensor
+
         images = self.p.split(role).images[self.indices(c, role)]
         for lo in range(0, len(images), MAP_BATCH):
             yield to_float_tensor(images[lo:lo + MAP_BATCH].to(self.p.device))
 
     def _compute(self, model_fn, c: int, output: int, role: str, tmp: Path) -> None:
+        from repcam_core.cam import fusion
+        from repcam_core.cam.engine import layer_maps
+
         size = map_size(self.p.config.image_size)
         singles, multis = [], []
         batches = list(self._batches(c, role))
@@ -118,6 +120,9 @@ class MapStore:
         save_tensors(_pack(singles, multis, size), tmp / "maps.safetensors")
 
     def _contrast_maps(self, c: int, others: list[int], role: str) -> dict[int, dict[str, torch.Tensor]]:
+        from repcam_core.cam import fusion
+        from repcam_core.cam.engine import contrast_layer_maps
+
         size = map_size(self.p.config.image_size)
         singles: list[list[torch.Tensor]] = [[] for _ in others]
         multis: list[list[torch.Tensor]] = [[] for _ in others]
@@ -133,9 +138,13 @@ class MapStore:
 
 
 def _pack(singles: list[torch.Tensor], multis: list[torch.Tensor], size: int) -> dict[str, torch.Tensor]:
+    import torch
+
     empty = torch.zeros(0, size, size, dtype=torch.half)
     return {"single": torch.cat(singles) if singles else empty, "multi": torch.cat(multis) if multis else empty}
 
 
 def load_maps(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
     return load_file(str(path / "maps.safetensors"))

@@ -15,14 +15,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
-from safetensors.torch import load_file
-from torch import nn
 
 from repcam_core.cache import ArtifactCache
 from repcam_core.config import RunConfig
-from repcam_core.data.dataset import Split, load_split
 from repcam_core.data.sources import open_dataset
 from repcam_core.errors import ConfigError, DatasetError, UnknownNameError
 from repcam_core.method.clusterers import DEFAULT_CLUSTERING, cluster_classes
@@ -32,6 +30,12 @@ from repcam_core.method.similarity import similarity_matrix
 from repcam_core.models.backbones import BACKBONES, BackboneSpec, create_model, get_module, replace_head
 from repcam_core.progress import NullProgress, Progress
 from repcam_core.train import TrainLog, fit, predict_proba, probe_head, resolve_device
+
+if TYPE_CHECKING:  # torch is imported where data is decoded or a model is used: a run that finds
+    import torch    # everything in the cache (keys, results, protocols) never imports it
+    from torch import nn
+
+    from repcam_core.data.dataset import Split
 
 MAX_RESIDENT_MODELS = 8
 """Binary models kept in memory at once (least recently used ones are dropped)."""
@@ -50,10 +54,22 @@ class Pipeline:
         from repcam_core.cam.methods import CAM_METHODS
 
         CAM_METHODS.get(config.cam_method)
-        self.device = resolve_device(config.device)
+        if config.device.startswith("cuda"):
+            self.device  # noqa: B018 - asking for CUDA without one fails here, at once
         self._models: OrderedDict[str, nn.Module] = OrderedDict()
         self._lock = threading.RLock()
         self._fingerprints: dict[str, str] = {}
+
+    @cached_property
+    def device(self) -> torch.device:
+        """The torch device (``auto``: CUDA when there); cuDNN autotuning on CUDA (fixed crop sizes:
+        the fastest kernels are picked once)."""
+        device = resolve_device(self.config.device)
+        if device.type == "cuda":
+            import torch
+
+            torch.backends.cudnn.benchmark = True
+        return device
 
     # ----------------------------------------------------------------- data
     @cached_property
@@ -92,6 +108,8 @@ class Pipeline:
         return len(self.class_names)
 
     def _split(self, name: str, subset: bool = True) -> Split:
+        from repcam_core.data.dataset import load_split
+
         with self.progress.task(f"decoding {name} images", 1) as step:
             split = load_split(self.dataset, name, self.config.image_size, cache_dir=self.cache.root / "decoded",
                                cache_root=self.cache.root)
@@ -209,6 +227,8 @@ class Pipeline:
             return idx, idx
         if len(idx) == 1:
             return idx, idx
+        import torch
+
         g = torch.Generator().manual_seed(self.config.seed * 1000 + c)
         perm = idx[torch.randperm(len(idx), generator=g)]
         n_out = min(len(idx) - 1, max(1, round(holdout * len(idx))))
@@ -236,6 +256,8 @@ class Pipeline:
                 return self._models[name]
 
             def create(tmp: Path) -> None:
+                import torch
+
                 self.check_training_data()
                 parts = [self.holdout_split(c, holdout)[0] for c in range(self.num_classes)]
                 idx = torch.cat(parts)
@@ -267,6 +289,8 @@ class Pipeline:
                 return self._models[name]
 
             def create(tmp: Path) -> None:
+                import torch
+
                 self.check_training_data([a, b])
                 model = self._binary_init(a, b)
                 h = self.train_holdout
@@ -322,6 +346,8 @@ class Pipeline:
         share of the single-label training images (``similarity_holdout``; all of them when 0)."""
 
         def create(tmp: Path) -> None:
+            import torch
+
             h = self.config.similarity_holdout
             model = self.multiclass_model(self.config.sim_backbone, h)
             parts = [self.holdout_split(c, h)[1] for c in range(self.num_classes)]
@@ -372,6 +398,8 @@ def _save_model(tmp: Path, model: nn.Module, log: TrainLog) -> None:
 
 
 def _load_model(path: Path, backbone: str, num_classes: int) -> nn.Module:
+    from safetensors.torch import load_file
+
     model = create_model(backbone, num_classes, init="scratch")
     model.load_state_dict(load_file(str(path / "model.safetensors")))
     return model.eval()

@@ -29,7 +29,8 @@ class ModeResult:
     comparisons: dict[int, list[int]] = field(default_factory=dict)
     counts: ImageCounts | None = None
     calib_counts: ImageCounts | None = None
-
+    images: dict[str, int] = field(default_factory=dict)  # role -> images in that split
+    skipped: list[str] = field(default_factory=list)  # unreadable files left out of the splits
     @property
     def per_class(self) -> np.ndarray:
         return self.iou[:, self.threshold_index]
@@ -61,6 +62,11 @@ class Results:
     config: dict[str, Any]
     protocols: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def skipped(self) -> list[str]:
+        """Unreadable image or mask files the splits left out (as the results recorded them)."""
+        return sorted({f for r in self.modes.values() for f in r.skipped})
 
     def to_json(self) -> dict[str, Any]:
         pct = lambda v: None if not np.isfinite(v) else round(100 * float(v), 2)  # noqa: E731

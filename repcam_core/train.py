@@ -9,12 +9,11 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import torch
-import torch.nn.functional as F
-from torch import nn
-
-from repcam_core.data.transforms import to_float_tensor
+if TYPE_CHECKING:  # torch is imported where it is used: importing this module stays cheap
+    import torch
+    from torch import nn
 
 
 @dataclass
@@ -37,6 +36,8 @@ class TrainLog:
 
 def resolve_device(device: str) -> torch.device:
     """``auto`` -> CUDA when available, else CPU."""
+    import torch
+
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -48,6 +49,8 @@ def resolve_device(device: str) -> torch.device:
 
 def autocast(device: torch.device) -> contextlib.AbstractContextManager:
     """bf16 autocast on CUDA, nothing on CPU."""
+    import torch
+
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
@@ -81,6 +84,11 @@ def fit(
         schedule: "plateau" (ReduceLROnPlateau on the epoch loss) or "onecycle" (OneCycleLR up to
             ``lr`` over every batch of the ``epochs``: a short warm-up, then cosine annealing).
     """
+    import torch
+    import torch.nn.functional as F
+
+    from repcam_core.data.transforms import to_float_tensor
+
     log = TrainLog()
     start = time.monotonic()
     gen = torch.Generator().manual_seed(seed)
@@ -167,19 +175,23 @@ def probe_head(model: nn.Module, head: nn.Linear, images: torch.Tensor, targets:
             opt.step()
 
 
-@torch.no_grad()
 def predict_proba(model: nn.Module, images: torch.Tensor, device: torch.device, batch_size: int = 64,
                   temperature: float = 1.0) -> torch.Tensor:
     """Softmax probabilities [N, C] of uint8 images [N, 3, S, S] under eval mode (of the logits
     divided by ``temperature``)."""
+    import torch
+
+    from repcam_core.data.transforms import to_float_tensor
+
     was = model.training
     model.eval()
     out = []
     try:
-        for lo in range(0, images.shape[0], batch_size):
-            x = to_float_tensor(images[lo:lo + batch_size].to(device))
-            with autocast(device):
-                out.append(torch.softmax(model(x).float() / temperature, 1).cpu())
+        with torch.no_grad():
+            for lo in range(0, images.shape[0], batch_size):
+                x = to_float_tensor(images[lo:lo + batch_size].to(device))
+                with autocast(device):
+                    out.append(torch.softmax(model(x).float() / temperature, 1).cpu())
     finally:
         model.train(was)
     return torch.cat(out) if out else torch.zeros(0, 0)

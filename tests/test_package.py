@@ -31,3 +31,26 @@ def test_running_the_whole_cli_imports_no_streamlit():
 def test_no_module_is_a_god_file():
     big = {str(p.relative_to(CORE)): n for p in CORE.rglob("*.py") if (n := len(p.read_text().splitlines())) > 450}
     assert big == {}
+
+
+def test_a_run_that_finds_everything_cached_never_imports_torch(tmp_path):
+    """The warm path (keys, cached results and protocols) is torch-free: a warm ``repcam run``
+    stays well under a second, where importing torch alone takes one or two."""
+    from repcam_testing import TINY_WORLD
+
+    from repcam_core.data.world import WorldConfig, generate_world
+
+    world = generate_world(tmp_path / "world", WorldConfig(**TINY_WORLD))
+    args = ["run", "--dataset", str(world), "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out"),
+            "--modes", "Baseline,S-1+A+F,Contrast-S-1+F", "--image-size", "32", "--epochs", "2", "--binary-epochs",
+            "1", "--batch-size", "16", "--clusters", "3", "--min-cluster-size", "2", "--device", "cpu", "--quiet",
+            "--json"]
+    cold = subprocess.run([sys.executable, "-m", "repcam_core.cli", *args], capture_output=True, text=True)
+    assert cold.returncode == 0, cold.stderr[-2000:]
+    code = ("import sys, io, contextlib; from repcam_core.cli import main\n"
+            f"with contextlib.redirect_stdout(io.StringIO()) as out: rc = main({args!r})\n"
+            "print(rc, 'torch' in sys.modules); print(out.getvalue().strip().splitlines()[-1])")
+    warm = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    status, result = warm.stdout.splitlines()[:2]
+    assert status == "0 False", warm.stderr[-2000:]
+    assert result == cold.stdout.strip().splitlines()[-1]  # and the same figures

@@ -3,20 +3,23 @@ target score into a raw (un-normalised, non-negative) map; the engine owns every
 
 from __future__ import annotations
 
-from typing import Callable
-
-import torch
+from typing import TYPE_CHECKING, Callable
 
 from repcam_core.registry import Registry
 
+if TYPE_CHECKING:  # the registry's names are read without importing torch (CLI choices, --help)
+    import torch
+
 # (activations [B,K,h,w], gradients [B,K,h,w]) -> raw map [B,h,w] >= 0
-MapFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+MapFn = Callable[["torch.Tensor", "torch.Tensor"], "torch.Tensor"]
 CAM_METHODS: Registry[MapFn] = Registry("CAM method")
 
 
 @CAM_METHODS.register("gradcam")
 def gradcam(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
     """Grad-CAM (Selvaraju et al.): channel weights = spatial mean of the gradients."""
+    import torch
+
     weights = grads.mean(dim=(2, 3), keepdim=True)
     return torch.relu((weights * acts).sum(1))
 
@@ -24,6 +27,8 @@ def gradcam(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
 @CAM_METHODS.register("gradcam++")
 def gradcam_pp(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
     """Grad-CAM++ (Chattopadhay et al.), with the usual exponential-score closed form."""
+    import torch
+
     g2, g3 = grads.pow(2), grads.pow(3)
     denom = 2 * g2 + acts.sum(dim=(2, 3), keepdim=True) * g3
     alpha = g2 / torch.where(denom != 0, denom, torch.ones_like(denom))
@@ -35,6 +40,8 @@ def gradcam_pp(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
 @CAM_METHODS.register("layercam")
 def layercam(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
     """LayerCAM (Jiang et al.): element-wise positive gradients times activations."""
+    import torch
+
     return torch.relu((torch.relu(grads) * acts).sum(1))
 
 
@@ -52,6 +59,8 @@ def cam(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
     equals CAM up to scale and ReLU for GAP+linear heads at the last layer). The multi-layer
     map ("+A") with ``cam`` thus sums CAM at the last layer and these maps at the others.
     """
+    import torch
+
     weights = grads.sum(dim=(2, 3), keepdim=True)
     raw = (weights * acts).sum(1)
     return raw - raw.flatten(1).min(1).values[:, None, None]

@@ -106,21 +106,12 @@ def make_pipeline(args: argparse.Namespace):
 
     config = build_config(args)
     p = Pipeline(config, cache=args.cache, progress=TqdmProgress(disable=args.quiet))
-    device_setup(p.device)
     has_masks = getattr(p.dataset, "has_masks", None)
     if has_masks is not None and not has_masks(config.eval_split):
         from repcam_core.errors import ConfigError
 
         raise ConfigError(f"evaluation split {config.eval_split!r} has no masks; evaluate on a segmentation split (val, train)")
     return p
-
-
-def device_setup(device: Any) -> None:
-    """cuDNN autotuning on GPU (fixed 224 crops: the fastest kernels are picked once)."""
-    if getattr(device, "type", str(device)) == "cuda":
-        import torch
-
-        torch.backends.cudnn.benchmark = True
 
 
 def make_experiment(args: argparse.Namespace, p: Any):

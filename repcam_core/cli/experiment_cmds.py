@@ -92,8 +92,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                         "miou": {m: pct(w["miou"]) for m, w in wsss.items()},
                         "per_class": {m: dict(zip(["background", *p.class_names], [pct(v) for v in w["iou"]]))
                                       for m, w in wsss.items()}}
-    skipped = len(p.train_split.skipped) + len(p.eval_split.skipped)
-    data["skipped_files"] = [f for f, _ in p.train_split.skipped + p.eval_split.skipped]
+    data["skipped_files"] = res.skipped
+    skipped = len(res.skipped)
     write(out / "results.json", json.dumps(data, indent=2))
     if args.json:
         print(json.dumps(data))

@@ -44,8 +44,7 @@ def cmd_figure(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``figure`` to ``repcam``'s sub-parsers."""
     from repcam_core.cli.common import add_common
-    from repcam_core.figures import DEFAULT_DPI, FORMATS, WIDTHS
-    from repcam_core.figures.inputs import DEFAULT_IMAGES, DEFAULT_MODES
+    from repcam_core.figures import DEFAULT_DPI, DEFAULT_IMAGES, DEFAULT_MODES, FORMATS, WIDTHS
 
     sp = sub.add_parser("figure", conflict_handler="resolve",
                         help="the paper's CAM figures (fig1, fig5, fig6, fig7) as PDF/PNG/SVG")

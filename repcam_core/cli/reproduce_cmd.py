@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from repcam_core.cli.common import add_common, build_config, device_setup, out_dir
+from repcam_core.cli.common import add_common, build_config, out_dir
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from repcam_core.executors import make_executor
     from repcam_core.progress import TqdmProgress
     from repcam_core.reproduce import reproduce
-    from repcam_core.train import resolve_device
 
     config = build_config(args)
     backbones = [b.strip() for b in args.backbones.split(",") if b.strip()] if args.backbones else None
@@ -20,7 +19,6 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         backbones = [args.backbone]
     if args.table in ("table1", "table5") and args.backbone is None and args.preset == "paper":
         config = config.with_(backbone="resnet152" if args.table == "table1" else "resnet101")
-    device_setup(resolve_device(config.device))
     modes = [m.strip() for m in args.modes.split(",") if m.strip()] if args.modes else None
     rep = reproduce(args.table, config, cache=args.cache, progress=TqdmProgress(disable=args.quiet),
                     backbones=backbones, modes=modes, executor=make_executor(args.executor, args.ray_address),

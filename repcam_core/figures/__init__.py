@@ -17,3 +17,8 @@ FORMATS: tuple[str, ...] = ("pdf", "png", "svg")
 
 DEFAULT_DPI = 300
 """Resolution of PNG output (and of the raster images inside PDF/SVG)."""
+
+DEFAULT_MODES = ("S-1+A+F",)
+"""The modes a figure shows unless told: the first one's representative classes fill the columns."""
+DEFAULT_IMAGES = 3
+"""How many of the class's evaluation images a figure shows unless told."""

@@ -15,8 +15,7 @@ from repcam_core import explore
 from repcam_core.errors import ConfigError
 from repcam_core.pipeline import Pipeline
 
-DEFAULT_MODES = ("S-1+A+F",)
-DEFAULT_IMAGES = 3
+from repcam_core.figures import DEFAULT_IMAGES, DEFAULT_MODES  # noqa: E402,F401  (re-exported)
 
 
 @dataclass(frozen=True)

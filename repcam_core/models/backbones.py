@@ -8,13 +8,13 @@ output after each downsampling stage; TinyNet's four stages.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any, Callable
 
 from repcam_core.errors import ConfigError
 from repcam_core.registry import Registry
+
+if TYPE_CHECKING:  # torch is imported where a model is built: the registry's names cost nothing
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,9 @@ def replace_head(model: nn.Module, spec: BackboneSpec, num_classes: int, seed: i
     ``zero``: start the new head at zero, so every class weight the model ends up with was put
     there by the training signal alone (the binary pair models use this: their Grad-CAM then
     shows what separates the two classes, not a random projection left over from the init)."""
+    import torch
+    from torch import nn
+
     old = get_module(model, spec.head)
     if not isinstance(old, nn.Linear):
         raise ConfigError(f"head {spec.head!r} of {spec.name} is not a Linear layer")
@@ -103,6 +106,8 @@ def replace_head(model: nn.Module, spec: BackboneSpec, num_classes: int, seed: i
 
 
 def num_outputs(model: nn.Module, spec: BackboneSpec) -> int:
+    from torch import nn
+
     head = get_module(model, spec.head)
     assert isinstance(head, nn.Linear)
     return head.out_features
@@ -118,6 +123,8 @@ def create_model(name: str, num_classes: int, init: str = "scratch", seed: int =
     spec = BACKBONES.get(name)
     if num_classes < 2:
         raise ConfigError(f"a classifier needs at least 2 classes, got {num_classes}")
+    import torch
+
     torch.manual_seed(seed)
     if init == "scratch":
         return spec.build(num_classes)
