@@ -11,21 +11,14 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apptest_kit import APP, TIMEOUT, ok, open_page  # noqa: F401
 from repcam_app import settings, state
 
 pytestmark = pytest.mark.slow
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGES = ("home", "similarity", "clustering", "explorer", "results")
-TIMEOUT = 120
 
 
-def open_page(page: str, **session) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for k, v in session.items():
-        at.session_state[k] = v
-    at.switch_page(f"app_pages/{page}.py")
-    return at.run()
 
 
 def elements(at: AppTest, where=None) -> list[str]:

@@ -12,25 +12,16 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from apptest_kit import APP, TIMEOUT, ok, open_page  # noqa: F401
 from repcam_app import state
 
 pytestmark = pytest.mark.slow
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def open_page(page: str, **session) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    for k, v in session.items():
-        at.session_state[k] = v
-    at.switch_page(f"app_pages/{page}.py")
-    return at.run()
 
 
-def ok(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
 
 
 def download_keys(at: AppTest) -> set[str]:

@@ -3,6 +3,7 @@ real launch that listens on 127.0.0.1 only."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -60,6 +61,7 @@ def test_main_warns_only_beyond_localhost(monkeypatch, capsys):
     from streamlit.web import cli as stcli
 
     seen = []
+    monkeypatch.setenv(settings.WARMUP_ENV, "0")  # no warm-up thread; and the launcher's default stays out
     monkeypatch.setattr(stcli, "main", lambda: seen.append(list(sys.argv)))
     monkeypatch.setattr(sys, "argv", list(sys.argv))
     assert launch.main([]) == 0
@@ -93,8 +95,9 @@ def _listeners(port: int) -> list[str]:
 def test_real_launch_listens_on_loopback_only(tmp_path):
     port = _free_port()
     # from another directory, so the repo's .streamlit/config.toml cannot be what binds it
+    env = {**os.environ, "REPCAM_WARMUP": "0", "REPCAM_CACHE": str(tmp_path / "cache")}  # no training here
     proc = subprocess.Popen([sys.executable, "-m", "repcam_app.launch", "--port", str(port)], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     try:
         deadline = time.monotonic() + 60
         while not _listeners(port):
@@ -105,3 +108,19 @@ def test_real_launch_listens_on_loopback_only(tmp_path):
     finally:
         proc.terminate()
         proc.wait(15)
+
+
+def test_the_launcher_warms_up_from_the_servers_start_unless_told_not_to(monkeypatch):
+    from streamlit.web import cli as stcli
+
+    from repcam_app import warmup
+
+    started = []
+    monkeypatch.setattr(stcli, "main", lambda: 0)
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    monkeypatch.setattr(warmup, "start_when_serving", lambda url: started.append(url))
+    monkeypatch.delenv(settings.WARMUP_ENV, raising=False)
+    assert launch.main(["--port", "8765"]) == 0
+    assert started == ["http://127.0.0.1:8765"] and os.environ[settings.WARMUP_ENV] == "1"
+    monkeypatch.setenv(settings.WARMUP_ENV, "0")
+    assert launch.main(["--port", "8765"]) == 0 and len(started) == 1

@@ -8,25 +8,15 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apptest_kit import APP, TIMEOUT, ok, open_page  # noqa: F401
 from repcam_app import state
 
 pytestmark = pytest.mark.slow
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
-TIMEOUT = 120
 
 
-def open_page(page: str, **session) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for k, v in session.items():
-        at.session_state[k] = v
-    at.switch_page(f"app_pages/{page}.py")
-    return at.run()
 
 
-def ok(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
 
 
 def test_home_shows_cached_status(app_env):

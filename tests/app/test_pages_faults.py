@@ -14,7 +14,7 @@ from PIL import Image
 from repcam_app import state
 from repcam_testing import survived, tiny_config
 
-from test_pages import ok, open_page  # noqa: E402  (sibling test module)
+from apptest_kit import ok, open_page  # noqa: E402
 from test_uploads import png_16bit, png_header_only
 
 pytestmark = pytest.mark.slow

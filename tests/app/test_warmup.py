@@ -11,7 +11,7 @@ import pytest
 from repcam_app import state
 from repcam_testing import tiny_config
 
-from test_pages import open_page
+from apptest_kit import open_page
 
 
 SEEDS = iter(range(11, 100))

@@ -1,0 +1,26 @@
+"""What every AppTest here shares: open a page of the real app with injected session state, and
+check that a run drew no exception and no error. (A plain module with a unique name: importing
+from a sibling test module or a ``conftest`` is ambiguous once several are on ``sys.path``.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+TIMEOUT = 120
+
+
+def open_page(page: str, **session) -> AppTest:
+    """``app_pages/<page>.py`` run once through ``app.py`` with ``session`` set first."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for k, v in session.items():
+        at.session_state[k] = v
+    at.switch_page(f"app_pages/{page}.py")
+    return at.run()
+
+
+def ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
