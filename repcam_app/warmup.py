@@ -73,11 +73,43 @@ def warm_up_base() -> None:
     warm_up(pipeline(config), config_key(config))
 
 
+def _preload() -> None:
+    """What the first page run would otherwise import or generate itself: torch, pandas, plotly,
+    the app's modules, and the base configuration's dataset (the embedded world is generated
+    here, while the server boots, so the first Home page does not wait for it)."""
+    import os
+
+    import pandas  # noqa: F401
+    import plotly.graph_objects  # noqa: F401
+    import torch  # noqa: F401
+
+    import repcam_app.resources  # noqa: F401
+    import repcam_app.widgets  # noqa: F401
+    import repcam_core.experiment  # noqa: F401
+    import repcam_core.explore  # noqa: F401
+    from repcam_core.cache import default_cache_dir
+    from repcam_core.config import RunConfig, config_from_data, read_config_json
+    from repcam_core.data.sources import open_dataset
+
+    path = os.environ.get(settings.CONFIG_ENV)
+    if path:
+        raw = read_config_json(path)
+        config = config_from_data({k: v for k, v in raw.items() if k != settings.DATA_ROOTS_KEY}, path)
+    else:
+        config = RunConfig()
+    open_dataset(config.dataset, default_cache_dir(), config.world).class_names  # noqa: B018
+
+
 def start_when_serving(url: str, timeout: float = 120.0) -> threading.Thread:
-    """In a daemon thread: wait until the server at ``url`` answers, then warm up the app's base
-    configuration (what the first browser session will show)."""
+    """In a daemon thread: preload (imports, the embedded world) while the server boots, wait
+    until the server at ``url`` answers, then warm up the app's base configuration (what the
+    first browser session will show)."""
 
     def run() -> None:
+        try:
+            _preload()
+        except BaseException as exc:  # noqa: BLE001 - the pages report a broken configuration themselves
+            print(f"repcam-app: preload skipped: {type(exc).__name__}: {exc}", file=sys.stderr)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -92,7 +124,7 @@ def start_when_serving(url: str, timeout: float = 120.0) -> threading.Thread:
 
             config = base_config()
             p = _pipeline(json.dumps(config.to_dict(), sort_keys=True), str(cache_root()))
-            p.class_names  # noqa: B018 - opens the dataset (generates the embedded world) now
+            p.class_names  # noqa: B018 - opens the dataset
             warm_up(p, config_key(config))
         except BaseException as exc:  # noqa: BLE001 - the pages report a broken configuration themselves
             print(f"repcam-app: warm-up skipped: {type(exc).__name__}: {exc}", file=sys.stderr)
