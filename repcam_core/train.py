@@ -153,6 +153,11 @@ def probe_head(model: nn.Module, head: nn.Linear, images: torch.Tensor, targets:
     features the rest of the model gives ``images`` (eval mode, no gradient into the body), in
     place. Full-batch Adam with a little weight decay (the classes are often separable, so the
     weights must stay finite). Images uint8 [N, 3, S, S], targets long [N]."""
+    import torch
+    import torch.nn.functional as F
+
+    from repcam_core.data.transforms import to_float_tensor
+
     feats: list[torch.Tensor] = []
     handle = head.register_forward_hook(lambda _m, inp, _out: feats.append(inp[0].detach().float()))
     was = model.training

@@ -99,3 +99,82 @@ def test_class_without_training_images(tmp_path, tiny_pipeline):
     p = Pipeline(tiny_config(dataset=str(dst)), cache=tmp_path / "c")
     with pytest.raises(DatasetError, match=f"no single-label training images for class\\(es\\): {p.class_names[0]}"):
         p.multiclass_model()
+
+
+def test_probe_head_starts_a_binary_model_that_already_separates_its_pair(tmp_path, tiny_pipeline):
+    """Linear probing: the 2-way head fitted on the multi-class model's features separates the
+    pair's training images before any fine-tuning (a zero head is at chance), and the binary
+    model then trains as usual (the stopping rule unchanged)."""
+    import copy
+
+    import torch
+
+    from repcam_core.models.backbones import get_module, replace_head
+    from repcam_core.train import predict_proba, probe_head
+
+    p = tiny_pipeline
+    ia, ib = p.single_label(0), p.single_label(3)
+    images = p.train_split.images[torch.cat([ia, ib])]
+    targets = torch.cat([torch.zeros(len(ia)), torch.ones(len(ib))]).long()
+    model = replace_head(copy.deepcopy(p.multiclass_model()).cpu(), p.spec, 2, seed=0, zero=True)
+    before = predict_proba(model, images, p.device).argmax(1)
+    assert (before == targets).float().mean() <= 0.6  # zero head: every image gets the same answer
+    probe_head(model, get_module(model, p.spec.head), images, targets, p.device)
+    after = (predict_proba(model, images, p.device).argmax(1) == targets).float().mean()
+    assert after >= 0.9, after
+    probed = Pipeline(p.config.with_(train={"binary_head": "probe"}), cache=p.cache)
+    assert probed.binary_key(0, 3) != p.binary_key(0, 3)  # its own cache entry
+    from repcam_core.pipeline import train_log
+
+    probed.binary_model(0, 3)
+    log = train_log(probed.cache.entry("binary", probed.binary_key(0, 3)))
+    assert 1 <= log["epochs"] <= p.config.train.binary_max_epochs
+
+
+def test_tempered_b_reads_more_similarity_off_the_diagonal(tiny_pipeline):
+    """B at T > 1 (softmax of logits / T) spreads each class's mass onto other classes, keeping
+    the order of the logits: eq. 2 is T = 1."""
+    from repcam_core.method.similarity import similarity_matrix
+    from repcam_core.train import predict_proba
+
+    p = tiny_pipeline
+    idx = torch.cat([p.single_label(c) for c in range(p.num_classes)])
+    labels = np.concatenate([np.full(len(p.single_label(c)), c) for c in range(p.num_classes)])
+    model = p.multiclass_model()
+    off = {}
+    for t in (1.0, 3.0):
+        B = similarity_matrix(predict_proba(model, p.train_split.images[idx], p.device, temperature=t).numpy(), labels)
+        off[t] = (B.sum() - np.trace(B)) / B.sum()
+    assert off[3.0] > off[1.0]
+    warm = Pipeline(p.config.with_(similarity_holdout=0.0, similarity_temperature=3.0), cache=p.cache)
+    assert warm.similarity_key()["temperature"] == 3.0 and warm.similarity_key()["model"] == warm.multiclass_key()
+
+
+def test_holdout_scope_all_keeps_the_share_out_of_every_model(tiny_pipeline):
+    p = tiny_pipeline
+    every = Pipeline(p.config.with_(holdout_scope="all"), cache=p.cache)
+    # one multi-class model: the Baseline's is B's, and binary models start from it
+    assert every.multiclass_key() == every.similarity_key()["model"] != p.multiclass_key()
+    assert every.binary_key(0, 1)["init_from"] == every.multiclass_key()
+    assert every.binary_key(0, 1)["train"]["holdout"] == p.config.similarity_holdout
+    with pytest.raises(ConfigError, match="holdout scope must be one of"):
+        tiny_config(holdout_scope="some")
+
+
+def test_onecycle_schedule_trains_differently_from_plateau():
+    from repcam_core.models.backbones import create_model
+    from repcam_core.train import fit
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (24, 3, 32, 32), generator=g, dtype=torch.uint8)
+    targets = torch.arange(24) % 3
+    weights = {}
+    for schedule in ("plateau", "onecycle"):
+        model = create_model("tinynet", 3, seed=0)
+        log = fit(model, images, targets, lr=2e-3, epochs=2, batch_size=8, device=torch.device("cpu"),
+                  schedule=schedule)
+        assert log.epochs == 2 and all(np.isfinite(log.losses))
+        weights[schedule] = model.fc.weight.detach().clone()
+    assert not torch.allclose(weights["plateau"], weights["onecycle"])
+    with pytest.raises(ConfigError, match="schedule must be one of"):
+        tiny_config(train={"schedule": "cosine"})
