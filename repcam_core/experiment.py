@@ -298,6 +298,8 @@ class Experiment:
         self.needs(parsed)
         if not all(self.has_result(m) for m in [*parsed, parse_mode("Baseline")]):
             self.p.check_training_data()  # before any long work: a class without training images
+        else:
+            self.p.check_decoded()  # everything cached: still, a damaged decoded split is found now
         # Pairwise needs every model anyway: build it first so later modes only read the cache.
         if any(m.needs_pairwise for m in parsed):
             self.pairwise()

@@ -116,6 +116,18 @@ class Pipeline:
             step(1)
         return split.subset(self.class_subset) if subset and self.class_subset is not None else split
 
+    def check_decoded(self) -> None:
+        """Check the decoded files of the training, evaluation and calibration splits (torch-free);
+        a damaged one is decoded again now (with the warning that names it). What a run calls when
+        it finds every result in the cache and so decodes nothing itself."""
+        from repcam_core.data.decoded_files import cache_path, intact
+
+        names = [self.config.train_split, self.config.eval_split, self.calibration_split_name]
+        for name in dict.fromkeys(n for n in names if n):
+            path = cache_path(self.dataset, name, self.config.image_size, self.cache.root / "decoded")
+            if not intact(path):
+                self._split(name, subset=False)
+
     @cached_property
     def train_split(self) -> Split:
         return self._split(self.config.train_split)

@@ -123,7 +123,8 @@ def test_probe_head_starts_a_binary_model_that_already_separates_its_pair(tmp_pa
     after = (predict_proba(model, images, p.device).argmax(1) == targets).float().mean()
     assert after >= 0.9, after
     probed = Pipeline(p.config.with_(train={"binary_head": "probe"}), cache=p.cache)
-    assert probed.binary_key(0, 3) != p.binary_key(0, 3)  # its own cache entry
+    zeroed = Pipeline(p.config.with_(train={"binary_head": "zero"}), cache=p.cache)
+    assert probed.binary_key(0, 3) != zeroed.binary_key(0, 3)  # its own cache entry
     from repcam_core.pipeline import train_log
 
     probed.binary_model(0, 3)
@@ -151,12 +152,13 @@ def test_tempered_b_reads_more_similarity_off_the_diagonal(tiny_pipeline):
 
 
 def test_holdout_scope_all_keeps_the_share_out_of_every_model(tiny_pipeline):
-    p = tiny_pipeline
+    p = Pipeline(tiny_pipeline.config.with_(similarity_holdout=0.3), cache=tiny_pipeline.cache)
     every = Pipeline(p.config.with_(holdout_scope="all"), cache=p.cache)
     # one multi-class model: the Baseline's is B's, and binary models start from it
     assert every.multiclass_key() == every.similarity_key()["model"] != p.multiclass_key()
+    assert p.similarity_key()["model"] != p.multiclass_key()  # scope "similarity": two models
     assert every.binary_key(0, 1)["init_from"] == every.multiclass_key()
-    assert every.binary_key(0, 1)["train"]["holdout"] == p.config.similarity_holdout
+    assert every.binary_key(0, 1)["train"]["holdout"] == 0.3
     with pytest.raises(ConfigError, match="holdout scope must be one of"):
         tiny_config(holdout_scope="some")
 

@@ -47,6 +47,10 @@ def add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--calibration-split", default=None, metavar="NAME",
                    help="split the calibrated protocol picks each mode's threshold on (default: the dataset's "
                         "own, disjoint from the evaluation split; 'none' turns it off)")
+    g.add_argument("--similarity-temperature", type=float, default=None, metavar="T",
+                   help="softmax temperature of B (default 3: B from the Baseline's own model; 1 is eq. 2)")
+    g.add_argument("--similarity-holdout", type=float, default=None, metavar="SHARE",
+                   help="share of training images kept out of B's own multi-class model (default 0)")
     g.add_argument("--bootstrap", type=int, default=None, metavar="N",
                    help="bootstrap resamples behind every confidence interval (default 1000)")
     g.add_argument("--classes", default=None,
@@ -59,6 +63,9 @@ def add_common(p: argparse.ArgumentParser) -> None:
     t.add_argument("--lr", type=float, default=None)
     t.add_argument("--binary-lr", type=float, default=None)
     t.add_argument("--binary-init", choices=["imagenet", "multiclass", "scratch"], default=None)
+    t.add_argument("--binary-head", choices=["probe", "zero"], default=None,
+                   help="a binary model's new head: probe (default: logistic regression on the initial features, "
+                        "then fine-tuning) or zero")
     g.add_argument("--labels", choices=["masks", "xml"], default=None,
                    help="VOC training labels: masks (default: the segmentation split's masks) or xml "
                         "(Annotations/*.xml for ImageSets/Main/<train-split>, default trainval: the paper's ~11k images)")
@@ -76,8 +83,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
 
 _RUN_FIELDS = ("dataset", "backbone", "similarity_backbone", "cam_method", "device", "seed", "image_size",
                "train_split", "eval_split", "n_clusters", "min_cluster_size", "threshold", "classes",
-               "calibration_split", "bootstrap", "clustering")
-_TRAIN_FIELDS = ("epochs", "binary_max_epochs", "batch_size", "lr", "binary_lr", "binary_init")
+               "calibration_split", "bootstrap", "clustering", "similarity_temperature", "similarity_holdout")
+_TRAIN_FIELDS = ("epochs", "binary_max_epochs", "batch_size", "lr", "binary_lr", "binary_init", "binary_head")
 
 
 def build_config(args: argparse.Namespace):

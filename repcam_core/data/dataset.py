@@ -30,6 +30,7 @@ import torch
 from repcam_core.data.transforms import mask_resize_short_center_crop, resize_short_center_crop
 from repcam_core.data.voc import VOCDataset
 from repcam_core.errors import ConfigError, DatasetError, ImageError
+from repcam_core.data.decoded_files import cache_path  # noqa: F401  (part of this module's API)
 from repcam_core.integrity import TMP_MARK, cache_lock, quarantine, remove_leftovers, storage_errors
 
 CACHE_FORMAT = 1
@@ -276,11 +277,6 @@ def _load_cache(path: Path, class_names: tuple[str, ...], root: Path) -> Split |
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         quarantine(path, root, f"{type(exc).__name__}: {exc}", "decoding the split again")
         return None
-
-
-def cache_path(dataset: VOCDataset, split: str, size: int, cache_dir: Path) -> Path:
-    """``cache_dir / "{fingerprint}-{split}-{size}.npz"`` (a ``/`` in the split name becomes ``_``)."""
-    return Path(cache_dir) / f"{dataset.fingerprint(split)}-{split.replace('/', '_')}-{size}.npz"
 
 
 def load_split(

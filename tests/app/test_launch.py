@@ -119,7 +119,8 @@ def test_the_launcher_warms_up_from_the_servers_start_unless_told_not_to(monkeyp
     monkeypatch.setattr(stcli, "main", lambda: 0)
     monkeypatch.setattr(sys, "argv", list(sys.argv))
     monkeypatch.setattr(warmup, "start_when_serving", lambda url: started.append(url))
-    monkeypatch.delenv(settings.WARMUP_ENV, raising=False)
+    monkeypatch.setenv(settings.WARMUP_ENV, "x")  # recorded, so the teardown removes what main() sets
+    monkeypatch.delenv(settings.WARMUP_ENV)
     assert launch.main(["--port", "8765"]) == 0
     assert started == ["http://127.0.0.1:8765"] and os.environ[settings.WARMUP_ENV] == "1"
     monkeypatch.setenv(settings.WARMUP_ENV, "0")
