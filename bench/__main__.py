@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCHMARKS = ("cam", "floor", "repcam", "train", "interactive", "scaling", "protocols")
+BENCHMARKS = ("cam", "floor", "repcam", "train", "interactive", "scaling", "protocols", "demo")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -78,7 +78,7 @@ def _added_warm_seconds(cache: str, config_args: dict, modes: str, repeats: int)
 
 def run(settings: Settings) -> Report:
     rep = Report("protocols")
-    modes = "Baseline,S-1+F,S-1+A+F,Contrast-S-1+A+F" if settings.smoke else "all"
+    modes = "Baseline,S-1+F,S-1+A+F,Contrast-S-1+A+F" if settings.smoke else "paper"
     world = TINY_WORLD if settings.smoke else {}
     extra = TINY if settings.smoke else []
     with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:

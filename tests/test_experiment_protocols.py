@@ -174,6 +174,10 @@ def test_calibration_split_must_be_disjoint_existing_and_not_the_evaluation_spli
         warnings.simplefilter("always")
         assert resolve_calibration_split(_Splits(val=["a"]), "coco", "val", "") is None
     assert "calibrated protocol is off" in str(caught[0].message)
+    with warnings.catch_warnings(record=True) as caught:  # a default that overlaps: off, never an error
+        warnings.simplefilter("always")
+        assert resolve_calibration_split(_Splits(val=["a", "b"], train=["b", "c"]), "voc", "val", "") is None
+    assert "default 'train' shares 1 image(s)" in str(caught[0].message)
 
 
 def test_coco_train_calib_is_held_out_of_training(tmp_path):

@@ -50,7 +50,7 @@ def resolve_calibration_split(dataset: Any, kind: str, eval_split: str, spec: st
 
     Raises:
         ConfigError: an explicitly named split that is the evaluation split, lacks masks or shares
-            images with it. DatasetError: an explicitly named split that does not exist.
+            images with it (a default split that shares images turns the protocol off, with a warning). DatasetError: an explicitly named split that does not exist.
     """
     spec = spec.strip()
     if spec.lower() == OFF:
@@ -78,6 +78,11 @@ def resolve_calibration_split(dataset: Any, kind: str, eval_split: str, spec: st
     shared = set(ids) & set(dataset.split_ids(eval_split))
     if shared:
         example = sorted(shared)[0]
+        if not explicit:  # a default the user did not choose never stops the run
+            warnings.warn(f"no calibration split: the default {name!r} shares {len(shared)} image(s) with the "
+                          f"evaluation split {eval_split!r} (e.g. {example}); the calibrated protocol is off "
+                          f"(name a disjoint one with --calibration-split)", stacklevel=2)
+            return None
         raise ConfigError(f"calibration split {name!r} shares {len(shared)} image(s) with the evaluation split "
                           f"{eval_split!r} (e.g. {example}); the two must be disjoint")
     return name
