@@ -131,16 +131,20 @@ class ArtifactCache:
             problem = check_file(path / name, record, deep)
             if problem:
                 raise Damaged(path, f"{name}: {problem}")
-        if inputs and man.get("inputs"):
+        if inputs and man.get("inputs") and not self._vouched.issuperset(man["inputs"]):
+            # (an entry is vouched for only once everything it was computed from is: so when every
+            # direct input already is, this process has checked the whole chain)
             made = (path / MANIFEST).stat().st_mtime_ns
             stats = _read_stats(path / INPUTS)  # every input, transitively: a stat per file vouches for it
+            matched = []
             for rel in stats or man["inputs"]:
                 if rel in self._vouched:
                     continue
                 if _stats_match(self.root, rel, stats.get(rel)):
-                    self._vouched.add(rel)
+                    matched.append(rel)
                 else:  # changed since (recomputed, or damaged): read its own manifest
                     self._check_input(self.root / rel, made)
+            self._vouched.update(matched)  # only when the whole chain held
 
     def entries(self, kind: str) -> list[dict[str, Any]]:
         """Manifests of every complete entry of ``kind`` (what the app shows as computed)."""
@@ -185,7 +189,9 @@ class ArtifactCache:
         try:
             self.check(path)
             try:
-                return load(path)
+                value = load(path)
+                self._vouched.add(path.relative_to(self.root).as_posix())  # checked, inputs included
+                return value
             except (RepCAMError, MemoryError):
                 raise
             except Exception as exc:

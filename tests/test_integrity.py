@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from repcam_core.cache import MANIFEST, ArtifactCache
 from repcam_core.errors import CacheWriteError, IntegrityWarning
 from repcam_core.integrity import (
     QUARANTINE,
+    Damaged,
     check_file,
     file_record,
     quarantine,
@@ -167,6 +169,31 @@ def test_a_damaged_input_is_recomputed_through_the_entry_that_needs_it(tmp_path)
     assert len(seen) == 1
     assert (model.created, maps.created, result.created) == (2, 2, 2)
     assert Counted.load(cache.entry("model", {"m": 1})) == "model"
+
+
+def test_damage_deep_in_a_chain_is_found_by_every_entry_built_on_it_in_one_process(tmp_path):
+    """An entry whose direct inputs this process has vouched for skips re-reading its inputs'
+    records; a check that fails part-way must therefore vouch for nothing, or a sibling entry
+    built on the same inputs would be served over a damaged model."""
+    cache = ArtifactCache(tmp_path)
+    model = Counted("model")
+    maps = Counted("maps+", cache, needs=(("model", {"m": 1}, model),))
+    result = Counted("result+", cache, needs=(("maps", {"p": 1}, maps),))
+    plot = Counted("plot+", cache, needs=(("maps", {"p": 1}, maps),))
+    cache.get_or_create("result", {"r": 1}, result.create, result.load)
+    cache.get_or_create("plot", {"q": 1}, plot.create, plot.load)
+    (cache.entry("model", {"m": 1}) / "value.txt").write_text("mod")
+
+    fresh = ArtifactCache(tmp_path)  # the next process
+    maps.cache = result.cache = plot.cache = fresh
+    with pytest.raises(Damaged):
+        fresh.check(cache.entry("result", {"r": 1}))  # maps' files still match; the model's do not
+    with pytest.warns(IntegrityWarning, match="model/.* is damaged .*recomputing it for plot/"):
+        assert fresh.get_or_create("plot", {"q": 1}, plot.create, plot.load) == "plot+maps+model"
+    assert (model.created, plot.created) == (2, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # now intact, and vouched for: served without a warning
+        assert fresh.get_or_create("result", {"r": 1}, result.create, result.load) == "result+maps+model"
 
 
 def test_an_input_deleted_on_purpose_leaves_what_was_computed_from_it_valid(tmp_path):

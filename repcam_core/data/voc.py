@@ -18,6 +18,7 @@ Split names select where ids, labels and masks come from:
 from __future__ import annotations
 
 import hashlib
+import os
 import warnings
 from pathlib import Path
 from typing import Any, Iterable
@@ -194,10 +195,18 @@ class VOCDataset:
         digest = hashlib.sha256()
         digest.update("\n".join(self.class_names).encode())
         digest.update(f"\0{split}\0".encode())
+        # the paths of _split_files, built as strings (a pathlib join per file cost more than its stat)
+        image_dir, (second_dir, second_ext) = f"{self.image_path('x').parent}/", self._second_file(split)
         for image_id in self.split_ids(split):
             digest.update(image_id.encode())
-            digest_files(digest, self._split_files(split, image_id))
+            digest_files(digest, (f"{image_dir}{image_id}.jpg", f"{second_dir}{image_id}{second_ext}"))
         return digest.hexdigest()[:16]
+
+    def _second_file(self, split: str) -> tuple[str, str]:
+        """Folder (with its trailing slash) and extension of the file :meth:`_split_files` pairs
+        with each image of ``split``."""
+        path = (self.annotation_path("x") if self.split_kind(split) == "xml" else self.mask_path("x", split))
+        return f"{path.parent}/", path.suffix
 
     def load_image(self, image_id: str) -> np.ndarray:
         """The RGB image, ``uint8 [H, W, 3]``; ImageError naming the file if unreadable."""
@@ -248,11 +257,11 @@ def read_lines(path: Path) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def digest_files(digest: Any, paths: Iterable[Path]) -> None:
+def digest_files(digest: Any, paths: Iterable[Path | str]) -> None:
     """Feed each file's size and mtime (or a marker when missing) into ``digest``."""
     for path in paths:
         try:
-            st = path.stat()
+            st = os.stat(path)
             digest.update(f"|{st.st_size}:{st.st_mtime_ns}".encode())
         except OSError:
             digest.update(b"|missing")
