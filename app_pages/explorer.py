@@ -13,6 +13,7 @@ import streamlit as st
 from repcam_app import settings, state
 from repcam_app.exports import downloads, figure_files
 from repcam_app.figures import overlay
+from repcam_app.jobs import binary_job
 from repcam_app.resources import config_key, guard, pipeline
 from repcam_app.uploads import UploadLimitError, admit_upload, load_upload
 from repcam_app.widgets import current_rule, progress_panel, require_multiclass, representatives, submit
@@ -93,8 +94,10 @@ if any(n not in layer_names for n in ss[state.EX_LAYERS]):
 ss.setdefault(state.EX_THRESHOLD, float(cfg.threshold))
 source, multi = ss[state.EX_SOURCE], bool(ss[state.EX_MULTILAYER])
 mode_name = explore.shown_mode(current_rule(), multi, source, bool(ss[state.EX_REPS]))
-with guard():
-    t_cal = explore.calibrated_threshold(Experiment(p), mode_name)
+t_cal = None
+if ss[state.EX_THR_MODE] == "calibrated":  # read from the cache only when it is the threshold shown
+    with guard():
+        t_cal = explore.calibrated_threshold(Experiment(p), mode_name)
 t_choice = {"slider": None, "fixed": float(cfg.threshold), "calibrated": t_cal}[ss[state.EX_THR_MODE]]
 if t_choice is not None:
     ss[state.EX_THRESHOLD] = t_choice  # before the slider is drawn: it shows the protocol's threshold
@@ -126,8 +129,7 @@ with guard():
             if settings.read_only():  # report, never train
                 missing.append(f"{names[a]} vs {names[b]}")
                 continue
-            pending.append(submit(p, f"binary:{a}-{b}", lambda a=a, b=b: p.binary_model(a, b) and None,
-                                  f"binary model {names[a]} vs {names[b]}", lane="interactive"))
+            pending.append(submit(p, *binary_job(p, a, b), lane="interactive"))
 ready = [j for j in reps if j in (expl.contrast if source == "contrast" else expl.per_class)]
 if missing:
     st.warning(f"Binary model(s) {', '.join(missing)} not in the cache (read-only demo); the fused map uses "

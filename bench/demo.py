@@ -26,10 +26,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from bench.common import Report, Settings
+from repcam_app.launch import wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -65,14 +65,8 @@ def _app(env: dict, timeout: float) -> dict[str, float]:
     url = f"http://127.0.0.1:{port}"
     out: dict[str, float] = {}
     try:
-        while True:
-            try:
-                urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-                break
-            except OSError:
-                if time.perf_counter() - started > 60:
-                    raise RuntimeError("the server did not start within 60 s") from None
-                time.sleep(0.1)
+        if not wait_until_serving(url, timeout=60, poll=0.1):
+            raise RuntimeError("the server did not start within 60 s")
         out["server_s"] = time.perf_counter() - started
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)

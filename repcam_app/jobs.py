@@ -229,3 +229,10 @@ def registry() -> JobRegistry:
     """The process-wide registry (created on first use, shared by every session and tab), with the
     job cap and read-only switch of :mod:`repcam_app.settings`."""
     return _registry(settings.max_jobs(), settings.read_only())
+
+
+def binary_job(p: Any, a: int, b: int) -> tuple[str, Callable[[], None], str]:
+    """Name, work and label of the job that trains binary model ``(a, b)`` (``a < b``) of pipeline
+    ``p``: one spelling for every caller, so a page finds the job the warm-up started."""
+    names = p.class_names
+    return f"binary:{a}-{b}", lambda: p.binary_model(a, b) and None, f"binary model {names[a]} vs {names[b]}"

@@ -8,12 +8,26 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+import urllib.request
 from pathlib import Path
 from typing import Sequence
 
 from repcam_app import settings
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
+
+
+def wait_until_serving(url: str, timeout: float, poll: float = 0.2) -> bool:
+    """Whether the Streamlit server at ``url`` answered its health check within ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+            return True
+        except OSError:
+            time.sleep(poll)
+    return False
 
 
 def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:

@@ -63,6 +63,12 @@ def _app_file() -> tuple[RunConfig, tuple[str, ...]]:
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def _read_app_file(path: str, _mtime: float) -> tuple[RunConfig, tuple[str, ...]]:
+    return read_app_file(path)
+
+
+def read_app_file(path: str) -> tuple[RunConfig, tuple[str, ...]]:
+    """The configuration and the operator's dataset roots in the app configuration file ``path``
+    (ConfigError naming the file when it is malformed)."""
     what = f"app configuration (${CONFIG_ENV})"
     raw = read_config_json(path, what)
     if not isinstance(raw, dict):

@@ -21,11 +21,10 @@ from __future__ import annotations
 import json
 import sys
 import threading
-import time
-import urllib.request
 
 from repcam_app import settings
-from repcam_app.jobs import registry
+from repcam_app.jobs import binary_job, registry
+from repcam_app.launch import wait_until_serving
 from repcam_core.pipeline import Pipeline
 
 
@@ -55,11 +54,8 @@ def _first_class(p: Pipeline, config_key: str) -> list[int]:
         p.similarity()
         return []
     comps = exp.comparisons(mode)[0]
-    names = p.class_names
     for j in comps:
-        a, b = sorted((0, j))
-        registry().submit(config_key, f"binary:{a}-{b}", lambda a=a, b=b: p.binary_model(a, b) and None,
-                          f"binary model {names[a]} vs {names[b]}", lane="interactive")
+        registry().submit(config_key, *binary_job(p, *sorted((0, j))), lane="interactive")
     return comps
 
 
@@ -83,20 +79,16 @@ def _preload() -> None:
     import plotly.graph_objects  # noqa: F401
     import torch  # noqa: F401
 
-    import repcam_app.resources  # noqa: F401
     import repcam_app.widgets  # noqa: F401
     import repcam_core.experiment  # noqa: F401
     import repcam_core.explore  # noqa: F401
+    from repcam_app.resources import read_app_file
     from repcam_core.cache import default_cache_dir
-    from repcam_core.config import RunConfig, config_from_data, read_config_json
+    from repcam_core.config import RunConfig
     from repcam_core.data.sources import open_dataset
 
     path = os.environ.get(settings.CONFIG_ENV)
-    if path:
-        raw = read_config_json(path)
-        config = config_from_data({k: v for k, v in raw.items() if k != settings.DATA_ROOTS_KEY}, path)
-    else:
-        config = RunConfig()
+    config = read_app_file(path)[0] if path else RunConfig()
     open_dataset(config.dataset, default_cache_dir(), config.world).class_names  # noqa: B018
 
 
@@ -110,14 +102,7 @@ def start_when_serving(url: str, timeout: float = 120.0) -> threading.Thread:
             _preload()
         except BaseException as exc:  # noqa: BLE001 - the pages report a broken configuration themselves
             print(f"repcam-app: preload skipped: {type(exc).__name__}: {exc}", file=sys.stderr)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.2)
-        else:
+        if not wait_until_serving(url, timeout):
             return
         try:
             from repcam_app.resources import _pipeline, base_config, cache_root, config_key

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import json
 import warnings
-import zipfile
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from repcam_core.cache import MANIFEST, ArtifactCache
+from repcam_core.data.decoded_files import problem as decoded_problem
 from repcam_core.errors import CacheVersionError, IntegrityWarning, RepCAMError
 from repcam_core.integrity import QUARANTINE, Damaged, cache_lock, leftover_target, quarantine, read_sealed, remove
 
@@ -112,29 +112,17 @@ def _verify_entry(cache: ArtifactCache, entry: Path, report: VerifyReport, repai
 
 
 def _verify_decoded(root: Path, path: Path, report: VerifyReport, repair: bool) -> None:
-    problem = _decoded_problem(path)
+    problem = decoded_problem(path)
     if problem is None:
         return
     finding = Finding(_rel(root, path), problem)
     if repair:
         with cache_lock(root, path):
-            again = _decoded_problem(path)  # a run may have decoded it again meanwhile
+            again = decoded_problem(path)  # a run may have decoded it again meanwhile
             if again is not None and path.exists():
                 quarantine(path, root, again, "decoded again when next needed")
         finding.action = "moved to the quarantine" if again is not None else "decoded again meanwhile"
     report.damaged.append(finding)
-
-
-def _decoded_problem(path: Path) -> str | None:
-    """None when every array of the decoded split matches its CRC-32."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            bad = archive.testzip()
-        return None if bad is None else f"{bad} fails its CRC-32"
-    except FileNotFoundError:
-        return None
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        return f"{type(exc).__name__}: {exc}"
 
 
 def _verify_world(root: Path, world: Path, report: VerifyReport, repair: bool) -> int:

@@ -144,7 +144,7 @@ class Experiment:
             return fusion.average(torch.stack([maps[j][kind] for j in comps]))
         return fusion.average(torch.stack([self.pair_maps(c, j, role)[kind] for j in comps]))
 
-    def _full_size(self, maps: torch.Tensor) -> torch.Tensor:
+    def full_size(self, maps: torch.Tensor) -> torch.Tensor:
         import torch.nn.functional as F
 
         size = self.p.config.image_size
@@ -182,7 +182,7 @@ class Experiment:
                         if j != c:
                             acc = IoUAccumulator(C, (self.p.config.threshold,))
                             maps = fusion.normalise(self.pair_maps(c, j)[kind].float())
-                            acc.update(c, self._full_size(maps), self._masks(c))
+                            acc.update(c, self.full_size(maps), self._masks(c))
                             table[c, j] = acc.per_class(0)[c]
                 out[kind] = table.tolist()
             (tmp / "pairwise.json").write_text(json.dumps(out))
@@ -213,7 +213,7 @@ class Experiment:
         with self.p.progress.task(f"{label} {mode.name}", C) as step:
             for c in range(C):
                 if len(self.maps.indices(c, role)):
-                    maps = self._full_size(self.fused_maps(c, comps[c], mode, role))
+                    maps = self.full_size(self.fused_maps(c, comps[c], mode, role))
                     counts.add(c, *count_pixels(maps, self._masks(c, role), c, self.thresholds))
                 step(1)
         return counts

@@ -105,16 +105,19 @@ def fuse(expl: ImageExplanation, classes: Sequence[int], layers: Sequence[int] |
     return normalise(torch.stack([combine_layers(maps[j], layers, multilayer) for j in classes]).mean(0))
 
 
-def add_contrasts(pipeline: Pipeline, expl: ImageExplanation, classes: Sequence[int]) -> None:
+def add_contrasts(pipeline: Pipeline, expl: ImageExplanation, classes: Sequence[int],
+                  model: torch.nn.Module | None = None) -> None:
     """Add the contrast maps ``logit_target - logit_j`` of the classes ``classes`` still missing
-    (one forward pass, one backward pass each, on an isolated copy of the multi-class model)."""
+    (one forward pass, one backward pass each, on an isolated copy of the multi-class model;
+    ``model``: such a copy the caller already made, for several images)."""
     todo = [int(j) for j in classes if int(j) not in expl.contrast]
     if expl.target in todo:
         raise ConfigError("a class cannot be its own comparison class")
     if not todo:
         return
     x = to_float_tensor(expl.image[None].to(pipeline.device))
-    maps = contrast_layer_maps(isolated(pipeline.multiclass_model()), pipeline.spec.cam_layers, x, expl.target,
+    model = model if model is not None else isolated(pipeline.multiclass_model())
+    maps = contrast_layer_maps(model, pipeline.spec.cam_layers, x, expl.target,
                                todo, pipeline.config.cam_method)
     for k, j in enumerate(todo):
         expl.contrast[j] = maps[k, 0].cpu()

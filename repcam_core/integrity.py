@@ -43,6 +43,8 @@ SEAL = "crc32"
 _CHUNK = 1 << 20
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 _DENIED = (errno.EROFS, errno.EACCES, errno.EPERM)
+STORAGE_ERRNOS = _FULL + _DENIED
+"""What a storage refusal looks like: a full disk or quota, a read-only or forbidden place."""
 
 
 class Damaged(Exception):

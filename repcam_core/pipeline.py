@@ -124,7 +124,8 @@ class Pipeline:
 
         names = [self.config.train_split, self.config.eval_split, self.calibration_split_name]
         for name in dict.fromkeys(n for n in names if n):
-            path = cache_path(self.dataset, name, self.config.image_size, self.cache.root / "decoded")
+            path = cache_path(self.dataset, name, self.config.image_size, self.cache.root / "decoded",
+                              self.fingerprint(name))
             if not intact(path):
                 self._split(name, subset=False)
 
@@ -166,10 +167,13 @@ class Pipeline:
 
     def split_fingerprint(self, role: str) -> str:
         """The dataset's fingerprint of the ``role`` split (computed once per pipeline)."""
-        name = self.split_name(role)
-        if name not in self._fingerprints:
-            self._fingerprints[name] = self.dataset.fingerprint(name)
-        return self._fingerprints[name]
+        return self.fingerprint(self.split_name(role))
+
+    def fingerprint(self, split: str) -> str:
+        """The dataset's fingerprint of ``split``, computed once per pipeline."""
+        if split not in self._fingerprints:
+            self._fingerprints[split] = self.dataset.fingerprint(split)
+        return self._fingerprints[split]
 
     @cached_property
     def data_key(self) -> dict[str, Any]:
@@ -178,8 +182,8 @@ class Pipeline:
         return {
             "dataset": self.config.dataset if self.config.dataset == "embedded" else str(ds.root),
             "world": dict(self.config.world),
-            "train": [self.config.train_split, ds.fingerprint(self.config.train_split)],
-            "eval": [self.config.eval_split, ds.fingerprint(self.config.eval_split)],
+            "train": [self.config.train_split, self.fingerprint(self.config.train_split)],
+            "eval": [self.config.eval_split, self.fingerprint(self.config.eval_split)],
             "classes": list(self.class_names),
             "image_size": self.config.image_size,
         }

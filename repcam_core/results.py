@@ -40,14 +40,6 @@ class ModeResult:
         vals = self.per_class
         return float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan")
 
-    @property
-    def miou_curve(self) -> np.ndarray:
-        """``[T]`` mIoU at every threshold of the curve."""
-        ok = np.isfinite(self.iou)
-        out = np.full(self.iou.shape[1], np.nan)
-        np.divide(np.where(ok, self.iou, 0).sum(0), ok.sum(0), out=out, where=ok.sum(0) > 0)
-        return out
-
 
 @dataclass
 class Results:

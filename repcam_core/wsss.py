@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from repcam_core.errors import ConfigError
 from repcam_core.evaluate import SegmentationAccumulator
@@ -43,10 +42,7 @@ def evaluate_wsss(exp: "Experiment", mode: Mode | str, bg_threshold: float = 0.1
             for c in range(C):  # increasing c + strict '>' = argmax's first-maximum rule
                 idx = p.eval_indices(c)
                 if len(idx):
-                    maps = exp.fused_maps(c, comps[c], mode).float()
-                    if maps.shape[-1] != size:
-                        maps = F.interpolate(maps[:, None], size=(size, size), mode="bilinear",
-                                             align_corners=False)[:, 0]
+                    maps = exp.full_size(exp.fused_maps(c, comps[c], mode))
                     win = maps > best[idx]
                     best[idx] = torch.where(win, maps, best[idx])
                     label[idx] = torch.where(win, torch.tensor(c + 1, dtype=torch.uint8), label[idx])

@@ -10,7 +10,6 @@ interrupted run resumes. User errors print one line and exit 2; never a tracebac
 from __future__ import annotations
 
 import argparse
-import errno
 import importlib
 import sys
 import warnings
@@ -18,9 +17,9 @@ from typing import Any, Sequence
 
 from repcam_core.cli.common import build_config
 from repcam_core.errors import RepCAMError
+from repcam_core.integrity import STORAGE_ERRNOS
 
 EXIT_USER_ERROR = 2
-STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM)
 
 COMMAND_MODULES: tuple[str, ...] = (
     "repcam_core.cli.data_cmds",        # demo-data, weights

@@ -30,7 +30,8 @@ import torch
 from repcam_core.data.transforms import mask_resize_short_center_crop, resize_short_center_crop
 from repcam_core.data.voc import VOCDataset
 from repcam_core.errors import ConfigError, DatasetError, ImageError
-from repcam_core.data.decoded_files import cache_path  # noqa: F401  (part of this module's API)
+from repcam_core.data.decoded_files import cache_path
+from repcam_core.data.decoded_files import problem as decoded_problem
 from repcam_core.integrity import TMP_MARK, cache_lock, quarantine, remove_leftovers, storage_errors
 
 CACHE_FORMAT = 1
@@ -251,11 +252,11 @@ def _load_cache(path: Path, class_names: tuple[str, ...], root: Path) -> Split |
     The ``.npz`` (a zip) stores a CRC-32 of each array; all are checked before use. A damaged
     file is moved to the cache's quarantine with a warning naming it, and decoded again.
     """
+    bad = decoded_problem(path)  # reads every member and checks its CRC-32
+    if bad is not None:
+        quarantine(path, root, bad, "decoding the split again")
+        return None
     try:
-        with zipfile.ZipFile(path) as archive:
-            bad = archive.testzip()  # reads every member and checks its CRC-32
-        if bad is not None:
-            raise ValueError(f"{bad} fails its CRC-32")
         with np.load(path, allow_pickle=False) as data:
             if int(data["format"]) != CACHE_FORMAT or tuple(data["class_names"].tolist()) != class_names:
                 return None

@@ -12,17 +12,26 @@ from pathlib import Path
 from typing import Any
 
 
-def cache_path(dataset: Any, split: str, size: int, cache_dir: Path) -> Path:
-    """``cache_dir / "{fingerprint}-{split}-{size}.npz"`` (a ``/`` in the split name becomes ``_``)."""
-    return Path(cache_dir) / f"{dataset.fingerprint(split)}-{split.replace('/', '_')}-{size}.npz"
+def cache_path(dataset: Any, split: str, size: int, cache_dir: Path, fingerprint: str | None = None) -> Path:
+    """``cache_dir / "{fingerprint}-{split}-{size}.npz"`` (a ``/`` in the split name becomes ``_``);
+    ``fingerprint``: the split's, when the caller already has it."""
+    fingerprint = fingerprint or dataset.fingerprint(split)
+    return Path(cache_dir) / f"{fingerprint}-{split.replace('/', '_')}-{size}.npz"
+
+
+def problem(path: Path) -> str | None:
+    """What is wrong with the decoded split at ``path`` (a zip whose members each carry a CRC-32,
+    all read and checked), or None when it is intact or absent (nothing to check)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+        return None if bad is None else f"{bad} fails its CRC-32"
+    except FileNotFoundError:
+        return None
+    except (OSError, EOFError, zipfile.BadZipFile, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"
 
 
 def intact(path: Path) -> bool:
     """True when ``path`` is absent (nothing to check) or a zip whose every member matches its CRC-32."""
-    if not path.exists():
-        return True
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return archive.testzip() is None
-    except (OSError, EOFError, zipfile.BadZipFile, ValueError):
-        return False
+    return problem(path) is None

@@ -140,8 +140,9 @@ def collect(pipeline: Pipeline, target: int, images: Sequence[int], fusions: Seq
     with pipeline.progress.task("per-layer maps of the figure's images", len(images)) as step:
         rows = explore.explain_many(pipeline, [split.images[i] for i in images], target, classes,
                                     [split.masks[i] for i in images], step)
+        model = explore.isolated(pipeline.multiclass_model()) if contrasts else None  # one copy for every row
         for row in rows:
-            explore.add_contrasts(pipeline, row, contrasts)
+            explore.add_contrasts(pipeline, row, contrasts, model)
     return FigureData(tuple(pipeline.class_names), target, rows, [split.ids[i] for i in images], list(fusions))
 
 

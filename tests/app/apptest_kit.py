@@ -4,6 +4,7 @@ from a sibling test module or a ``conftest`` is ambiguous once several are on ``
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -24,3 +25,10 @@ def open_page(page: str, **session) -> AppTest:
 def ok(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
+
+
+def serve_config(cfg, tmp_path: Path, monkeypatch) -> None:
+    """Point the app at ``cfg`` (written to ``tmp_path/config.json``) and the cache ``tmp_path/cache``."""
+    (tmp_path / "config.json").write_text(json.dumps(cfg.to_dict()))
+    monkeypatch.setenv("REPCAM_APP_CONFIG", str(tmp_path / "config.json"))
+    monkeypatch.setenv("REPCAM_CACHE", str(tmp_path / "cache"))

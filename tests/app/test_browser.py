@@ -8,11 +8,11 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from repcam_app.launch import wait_until_serving
 
 pytestmark = pytest.mark.browser
 
@@ -43,14 +43,7 @@ def server(app_env):
                              "true", "--server.port", str(port), "--server.address", "127.0.0.1"],
                             cwd=ROOT, env={**os.environ, **app_env}, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.3)
-    else:
+    if not wait_until_serving(url, timeout=60, poll=0.3):
         proc.kill()
         pytest.fail("streamlit did not start within 60 s (see test-artifacts/streamlit.log)")
     yield url

@@ -4,7 +4,6 @@ sessions asking for the same binary model (one job, one training)."""
 from __future__ import annotations
 
 import io
-import json
 import threading
 
 import numpy as np
@@ -14,7 +13,7 @@ from PIL import Image
 from repcam_app import state
 from repcam_testing import survived, tiny_config
 
-from apptest_kit import ok, open_page  # noqa: E402
+from apptest_kit import ok, open_page, serve_config  # noqa: E402
 from test_uploads import png_16bit, png_header_only
 
 pytestmark = pytest.mark.slow
@@ -94,9 +93,7 @@ def partial_env(tmp_path, monkeypatch):
     cfg = tiny_config(seed=5)
     Pipeline(cfg, cache=tmp_path / "cache").clustering()
     Pipeline(cfg, cache=tmp_path / "cache").multiclass_model()
-    (tmp_path / "config.json").write_text(json.dumps(cfg.to_dict()))
-    monkeypatch.setenv("REPCAM_APP_CONFIG", str(tmp_path / "config.json"))
-    monkeypatch.setenv("REPCAM_CACHE", str(tmp_path / "cache"))
+    serve_config(cfg, tmp_path, monkeypatch)
     return cfg
 
 

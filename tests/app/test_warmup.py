@@ -3,7 +3,6 @@ default class's S-1 classes; the warm-up trains what the explorer shows first in
 
 from __future__ import annotations
 
-import json
 import threading
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from repcam_app import state
 from repcam_testing import tiny_config
 
-from apptest_kit import open_page
+from apptest_kit import open_page, serve_config
 
 
 SEEDS = iter(range(11, 100))
@@ -25,9 +24,7 @@ def fresh_env(tmp_path, monkeypatch):
 
     cfg = tiny_config(seed=next(SEEDS))
     Pipeline(cfg, cache=tmp_path / "cache").multiclass_model()
-    (tmp_path / "config.json").write_text(json.dumps(cfg.to_dict()))
-    monkeypatch.setenv("REPCAM_APP_CONFIG", str(tmp_path / "config.json"))
-    monkeypatch.setenv("REPCAM_CACHE", str(tmp_path / "cache"))
+    serve_config(cfg, tmp_path, monkeypatch)
     return cfg
 
 
