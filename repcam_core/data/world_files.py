@@ -25,6 +25,7 @@ from repcam_core.data.world import SPLITS, WorldConfig, _metadata, _read_json, s
     write_sample
 from repcam_core.errors import IntegrityWarning
 from repcam_core.integrity import (
+    TMP_MARK,
     Damaged,
     cache_lock,
     check_file,
@@ -181,7 +182,7 @@ def _rewrite(path: Path, data: bytes, problem: str, cache_root: Path) -> None:
         quarantine(path, cache_root, problem, "rendering it again")
     else:
         warnings.warn(f"{path} is missing; rendering it again", IntegrityWarning, stacklevel=3)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
     with storage_errors(cache_root):
         tmp.write_bytes(data)
         os.replace(tmp, path)
