@@ -13,10 +13,11 @@ import streamlit as st
 from repcam_app import settings, state
 from repcam_app.exports import downloads, figure_files
 from repcam_app.figures import overlay
-from repcam_app.jobs import binary_job
+from repcam_app.offload import binary_job, offloaded
 from repcam_app.resources import config_key, guard, pipeline
 from repcam_app.uploads import UploadLimitError, admit_upload, load_upload
-from repcam_app.widgets import current_rule, progress_panel, require_multiclass, representatives, submit
+from repcam_app.widgets import (current_rule, dataset_ready, progress_panel, representatives, require_multiclass,
+                               submit)
 from repcam_core import explore
 from repcam_core.experiment import Experiment
 from repcam_core.figures import WIDTHS
@@ -27,6 +28,8 @@ from repcam_core.errors import ImageError
 st.title("CAM explorer")
 state.init()
 p = pipeline()
+if not dataset_ready(p):
+    st.stop()
 names, cfg, ss = list(p.class_names), p.config, st.session_state
 require_multiclass(p)
 
@@ -76,7 +79,7 @@ with guard():
     B = p.similarity() if b_ready else None
 b_job = None
 if B is None and not settings.read_only():
-    b_job = submit(p, "similarity", p.similarity, "similarity matrix B (for the representative classes)",
+    b_job = submit(p, "similarity", offloaded(p, ["similarity"], p.similarity), "similarity matrix B (for the representative classes)",
                    lane="interactive")
 others = [n for n in names if n != names[c]]
 if ss.get(state.EX_REPS_FOR) != (c, B is not None) or any(r not in others for r in ss.get(state.EX_REPS) or []):

@@ -7,8 +7,9 @@ import streamlit as st
 from repcam_app import settings, state
 from repcam_app.datasets import check_allowed
 from repcam_app.jobs import registry
+from repcam_app.offload import offloaded
 from repcam_app.resources import base_config, cache_root, config_key, current_config, dataset_list, guard, pipeline
-from repcam_app.widgets import READ_ONLY_NOTE, progress_panel, submit
+from repcam_app.widgets import READ_ONLY_NOTE, dataset_ready, progress_panel, submit
 from repcam_core.errors import DatasetError
 from repcam_core.experiment import Experiment
 from repcam_core.explore import cached_pairwise
@@ -41,6 +42,12 @@ c3.selectbox("Device", ["auto", "cpu", "cuda"], key=state.DEVICE)
 
 cfg = current_config()
 p = pipeline(cfg)
+STEPS = ["multi-class model (Baseline, builds B)", "similarity matrix B", f"clustering ({cfg.clustering})",
+         "binary models (one per class pair)", "pairwise table (Table 1)", "evaluated modes"]
+if not dataset_ready(p):  # first start: the world is being generated; nothing can be cached for it yet
+    st.subheader("What is computed for this configuration")
+    st.table({"step": STEPS, "status": ["waiting for the dataset"] * len(STEPS)})
+    st.stop()
 with guard():
     device = resolve_device(cfg.device)
     C = p.num_classes
@@ -68,8 +75,7 @@ st.caption(f"{C} classes: {', '.join(p.class_names)} · running on **{device}**"
 tick = lambda ok: "cached" if ok else "not yet"  # noqa: E731
 st.subheader("What is computed for this configuration")
 st.table({
-    "step": ["multi-class model (Baseline, builds B)", "similarity matrix B", f"clustering ({cfg.clustering})",
-             "binary models (one per class pair)", "pairwise table (Table 1)", "evaluated modes"],
+    "step": STEPS,
     "status": [tick(has["mc"]), tick(has["B"]), tick(has["clusters"]), f"{trained} / {len(pairs)} trained",
                tick(has["pairwise"]), f"{len(done_modes)} / {len(modes)}: {', '.join(done_modes) or '—'}"],
 })
@@ -81,9 +87,9 @@ st.caption(READ_ONLY_NOTE if read_only else "Work runs in the background (at mos
            "opening a second tab does not start it twice.")
 b1, b2, b3, b4 = st.columns(4)
 if b1.button("Train multi-class model", key="home_mc", disabled=read_only or has["mc"]):
-    submit(p, "multiclass", p.multiclass_model, "multi-class model")
+    submit(p, "multiclass", offloaded(p, ["multiclass"], p.multiclass_model), "multi-class model")
 if b2.button("B + clustering", key="home_sim", disabled=read_only or (has["B"] and has["clusters"])):
-    submit(p, "clustering", p.clustering, "similarity B and clustering")
+    submit(p, "clustering", offloaded(p, ["clustering"], p.clustering), "similarity B and clustering")
 
 
 def train_all_binaries() -> int:
@@ -103,7 +109,7 @@ if b4.button("Pairwise table", key="home_pairwise", disabled=read_only or has["p
 chosen = st.multiselect("Modes to evaluate", modes, default=[m for m in modes if m not in done_modes][:6],
                         key="home_modes")
 if st.button("Evaluate the chosen modes", key="home_run", disabled=read_only or not chosen):
-    submit(p, "results:" + ",".join(chosen), lambda: Experiment(p).run(chosen) and None,
+    submit(p, "results:" + ",".join(chosen), offloaded(p, ["run", *chosen], lambda: Experiment(p).run(chosen) and None),
            f"evaluate {len(chosen)} mode(s)")
 
 progress_panel(registry().jobs(config_key(cfg)))

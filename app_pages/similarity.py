@@ -8,7 +8,7 @@ import streamlit as st
 from repcam_app import state
 from repcam_app.figures import ranked_bar, similarity_heatmap
 from repcam_app.resources import pipeline
-from repcam_app.widgets import require_similarity, session_clusters
+from repcam_app.widgets import dataset_ready, require_similarity, session_clusters
 from repcam_core.method.clustering import reorder_by_clusters
 
 st.title("Class similarity B")
@@ -17,6 +17,8 @@ st.caption("B[i, j] sums, over the training images of class i, the probability t
            "gives to class j (eq. 2): the more it confuses i with j, the more similar they are.")
 
 p = pipeline()
+if not dataset_ready(p):
+    st.stop()
 B = require_similarity(p)
 names = list(p.class_names)
 

@@ -127,6 +127,20 @@ class RoutedProgress:
 ROUTED_PROGRESS = RoutedProgress()
 
 
+def report(task: str, done: int, total: int, elapsed: float) -> None:
+    """Progress of the job running in this thread (nothing outside a job): for work done
+    elsewhere, e.g. in a worker process (:mod:`repcam_app.offload`)."""
+    job: Job | None = getattr(_current, "job", None)
+    if job is not None:
+        job._report(task, done, total, elapsed)
+
+
+def current_lane() -> str:
+    """The lane of the job running in this thread ("interactive" outside a job)."""
+    job: Job | None = getattr(_current, "job", None)
+    return job.lane if job is not None else "interactive"
+
+
 class JobRegistry:
     """Process-wide jobs by (config key, name); at most one live job per key, at most
     ``max_jobs`` running at once, the rest queued (interactive ahead of batch)."""
@@ -229,10 +243,3 @@ def registry() -> JobRegistry:
     """The process-wide registry (created on first use, shared by every session and tab), with the
     job cap and read-only switch of :mod:`repcam_app.settings`."""
     return _registry(settings.max_jobs(), settings.read_only())
-
-
-def binary_job(p: Any, a: int, b: int) -> tuple[str, Callable[[], None], str]:
-    """Name, work and label of the job that trains binary model ``(a, b)`` (``a < b``) of pipeline
-    ``p``: one spelling for every caller, so a page finds the job the warm-up started."""
-    names = p.class_names
-    return f"binary:{a}-{b}", lambda: p.binary_model(a, b) and None, f"binary model {names[a]} vs {names[b]}"

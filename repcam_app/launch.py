@@ -76,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: see repcam_core.cli.quiet_threads
     os.environ.setdefault(settings.WARMUP_ENV, "1")
+    os.environ.setdefault(settings.WORKER_ENV, "1")
     if settings.warmup():  # train the explorer's first maps from the server's start, not the first visit
         from repcam_app.warmup import start_when_serving
 

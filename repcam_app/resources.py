@@ -26,6 +26,7 @@ from repcam_app.datasets import DatasetChoice, allowed_dirs, check_allowed, data
 from repcam_app.jobs import ROUTED_PROGRESS
 from repcam_core.cache import ArtifactCache, default_cache_dir
 from repcam_core.config import RunConfig, config_from_data, config_hash, read_config_json
+from repcam_core.data.sources import dataset_pending
 from repcam_core.errors import ConfigError, RepCAMError
 from repcam_core.pipeline import Pipeline
 
@@ -122,10 +123,12 @@ def _pipeline(config_json: str, root: str) -> Pipeline:
 def pipeline(config: RunConfig | None = None) -> Pipeline:
     """The process-wide Pipeline of ``config`` (default: the current one); at most 4 are kept.
 
-    Its dataset is opened here so a bad path shows its DatasetError in the page.
+    Its dataset is opened here so a bad path shows its DatasetError in the page (not the embedded
+    world while it is generated on a first start: :func:`repcam_app.widgets.dataset_ready` says so).
     """
     config = config or current_config()
     with guard():
         p = _pipeline(json.dumps(config.to_dict(), sort_keys=True), str(cache_root()))
-        p.class_names  # noqa: B018 - opens the dataset (raises DatasetError for a bad path)
+        if not dataset_pending(config.dataset, p.cache.root, config.world):
+            p.class_names  # noqa: B018 - opens the dataset (raises DatasetError for a bad path)
     return p

@@ -10,6 +10,7 @@
 | ``REPCAM_UPLOADS_PER_MINUTE`` | 10 | new images one browser session may upload per minute |
 | ``REPCAM_READ_ONLY`` | unset | ``1``: serve what the cache holds; no job (training, evaluation) starts |
 | ``REPCAM_WARMUP`` | ``1`` under ``repcam-app``/``make app``, else unset | train what the explorer shows first in the background from the server's start (:mod:`repcam_app.warmup`) |
+| ``REPCAM_WORKER`` | ``1`` under ``repcam-app``/``make app``, else unset | training and evaluation jobs run in worker processes at a lower CPU priority, not in the server's threads (:mod:`repcam_app.offload`) |
 
 Whether the server is *exposed* comes from Streamlit's own ``server.address`` option (set by
 ``repcam-app --host``, ``streamlit run --server.address`` or ``.streamlit/config.toml``): only an
@@ -33,6 +34,7 @@ MAX_JOBS_ENV = "REPCAM_MAX_JOBS"
 UPLOADS_ENV = "REPCAM_UPLOADS_PER_MINUTE"
 READ_ONLY_ENV = "REPCAM_READ_ONLY"
 WARMUP_ENV = "REPCAM_WARMUP"
+WORKER_ENV = "REPCAM_WORKER"
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8501
@@ -103,3 +105,8 @@ def data_roots_env() -> list[str]:
 def warmup() -> bool:
     """Whether the server trains the explorer's first maps in the background from its start."""
     return os.environ.get(WARMUP_ENV, "").strip().lower() in ("1", "true", "yes", "on") and not read_only()
+
+
+def worker() -> bool:
+    """Whether heavy jobs run in worker processes (:mod:`repcam_app.offload`) instead of server threads."""
+    return os.environ.get(WORKER_ENV, "").strip().lower() in ("1", "true", "yes", "on")

@@ -23,7 +23,8 @@ import sys
 import threading
 
 from repcam_app import settings
-from repcam_app.jobs import binary_job, registry
+from repcam_app.jobs import registry
+from repcam_app.offload import binary_job, offloaded
 from repcam_app.launch import wait_until_serving
 from repcam_core.pipeline import Pipeline
 
@@ -36,9 +37,9 @@ def warm_up(p: Pipeline, config_key: str) -> None:
     reg = registry()
     if reg.get(config_key, "warmup") is not None:
         return
-    reg.submit(config_key, "multiclass", p.multiclass_model, f"multi-class {p.config.backbone} model",
-               lane="interactive")
-    reg.submit(config_key, "warmup", lambda: _first_class(p, config_key),
+    reg.submit(config_key, "multiclass", offloaded(p, ["multiclass"], p.multiclass_model),
+               f"multi-class {p.config.backbone} model", lane="interactive")
+    reg.submit(config_key, "warmup", offloaded(p, ["clustering"], lambda: _first_class(p, config_key)),
                "warm-up: B, clusters, the first class's representative classes", lane="batch")
 
 

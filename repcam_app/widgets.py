@@ -9,7 +9,9 @@ import streamlit as st
 
 from repcam_app import settings, state
 from repcam_app.jobs import Job, registry
+from repcam_app.offload import offloaded
 from repcam_app.resources import config_key, guard, safe
+from repcam_core.data.sources import dataset_pending, open_dataset
 from repcam_core.method.clusterers import cluster_classes
 from repcam_core.method.modes import comparison_classes, parse_mode
 from repcam_core.pipeline import Pipeline
@@ -49,7 +51,29 @@ def submit(p: Pipeline, name: str, fn: Callable[[], Any], label: str, lane: str 
 READ_ONLY_NOTE = "Read-only demo: this server shows what its cache holds and starts no training."
 
 
-def require(p: Pipeline, name: str, label: str, ready: bool, compute: Callable[[], Any]) -> Any:
+def dataset_ready(p: Pipeline) -> bool:
+    """True when ``p``'s data is on disk. On a first start the embedded world is still being
+    generated (about 10 s; the server's warm-up starts it, else a job here does): say so, show the
+    job's progress (the page reruns when it is done) and return False, so the page shows what it
+    can without the data and stops instead of blocking its first render."""
+    with guard():
+        if settings.read_only() or not dataset_pending(p.config.dataset, p.cache.root, p.config.world):
+            return True  # a read-only demo starts no job: its page generates the world itself, as data
+    reg, key = registry(), config_key(p.config)
+    job = reg.get(key, "dataset")
+    if job is not None and job.status == "done":  # generated, then removed: generate again
+        reg.forget(key, "dataset")
+    cfg = p.config
+    job = submit(p, "dataset", lambda: open_dataset(cfg.dataset, p.cache.root, cfg.world).class_names and None,
+                 "generating the embedded dataset", lane="interactive")
+    st.info("Generating the embedded dataset (the first start on this machine takes about 10 s); this page "
+            "fills in as soon as it is there.")
+    progress_panel([job])
+    return False
+
+
+def require(p: Pipeline, name: str, label: str, ready: bool, compute: Callable[[], Any],
+            task: list[Any] | None = None) -> Any:
     """What the page needs first: load it when cached, else compute it in the background (the
     interactive lane), show its progress and stop this run until it is there. In a read-only
     demo a missing prerequisite is reported and nothing starts."""
@@ -60,7 +84,7 @@ def require(p: Pipeline, name: str, label: str, ready: bool, compute: Callable[[
         st.warning(f"{label} is not in the cache (read-only demo), so this page has nothing to show "
                    "for this configuration.")
         st.stop()
-    job = submit(p, name, compute, label, lane="interactive")
+    job = submit(p, name, compute if task is None else offloaded(p, task, compute), label, lane="interactive")
     if job.status == "done":
         return job.result
     if job.status == "failed":
@@ -75,14 +99,16 @@ def require(p: Pipeline, name: str, label: str, ready: bool, compute: Callable[[
 def require_multiclass(p: Pipeline):
     with guard():
         ready = p.cache.has("multiclass", p.multiclass_key())
-    return require(p, "multiclass", f"multi-class {p.config.backbone} model", ready, p.multiclass_model)
+    return require(p, "multiclass", f"multi-class {p.config.backbone} model", ready, p.multiclass_model,
+                   ["multiclass"])
 
 
 def require_similarity(p: Pipeline) -> np.ndarray:
     """B [C, C], training the similarity backbone's multi-class model first if needed."""
     with guard():
         ready = p.cache.has("similarity", p.similarity_key())
-    return require(p, "similarity", "similarity matrix B (multi-class model + predictions)", ready, p.similarity)
+    return require(p, "similarity", "similarity matrix B (multi-class model + predictions)", ready, p.similarity,
+                   ["similarity"])
 
 
 def session_clusters(p: Pipeline, B: np.ndarray) -> np.ndarray | None:

@@ -29,7 +29,8 @@ from repcam_core.integrity import save_tensors
 from repcam_core.method.similarity import similarity_matrix
 from repcam_core.models.backbones import BACKBONES, BackboneSpec, create_model, get_module, replace_head
 from repcam_core.progress import NullProgress, Progress
-from repcam_core.train import TrainLog, fit, predict_proba, probe_head, resolve_device
+from repcam_core.train import (PROBE_FEATURES_BYTES, FeatureMemo, TrainLog, fit, fit_probe, pooled_features,
+                               predict_proba, resolve_device)
 
 if TYPE_CHECKING:  # torch is imported where data is decoded or a model is used: a run that finds
     import torch    # everything in the cache (keys, results, protocols) never imports it
@@ -58,6 +59,7 @@ class Pipeline:
             self.device  # noqa: B018 - asking for CUDA without one fails here, at once
         self._models: OrderedDict[str, nn.Module] = OrderedDict()
         self._lock = threading.RLock()
+        self._probe_features = FeatureMemo(PROBE_FEATURES_BYTES)
         self._fingerprints: dict[str, str] = {}
 
     @cached_property
@@ -315,8 +317,9 @@ class Pipeline:
                 targets = torch.cat([torch.zeros(len(ia)), torch.ones(len(ib))]).long()
                 t = self.config.train
                 if t.binary_head == "probe":
-                    probe_head(model, get_module(model, self.spec.head), images, targets, self.device,
-                               seed=self.config.seed + 7919 * a + b)
+                    head = get_module(model, self.spec.head)
+                    fit_probe(head, self._pair_features(model, head, a, b), targets,
+                              seed=self.config.seed + 7919 * a + b)
                 log = fit(model, images, targets, lr=t.binary_lr, epochs=t.binary_max_epochs,
                           batch_size=t.batch_size, device=self.device, seed=self.config.seed + 7919 * a + b,
                           hflip=t.hflip, plateau_patience=10 ** 6, stop_accuracy=t.binary_stop_accuracy)
@@ -326,6 +329,21 @@ class Pipeline:
                                              lambda p: _load_model(p, self.config.backbone, 2))
             self._keep(name, model.to(self.device).eval())
             return model
+
+    def _pair_features(self, model: nn.Module, head: nn.Module, a: int, b: int) -> torch.Tensor:
+        """The probe's input for pair (a, b): ``model``'s pooled features [n_a + n_b, D] of the pair's
+        training images, class a's first. Binary models initialised from the multi-class model all
+        start from the same body, so each class's are computed once per pipeline (a pairwise run
+        would otherwise pass every training image through that body 19 times)."""
+        import torch
+
+        h, shared = self.train_holdout, self.config.train.binary_init == "multiclass"
+
+        def compute(c: int) -> torch.Tensor:
+            return pooled_features(model, head, self.train_split.images[self.holdout_split(c, h)[0]], self.device)
+
+        return torch.cat([self._probe_features.get((c, h), lambda c=c: compute(c)) if shared else compute(c)
+                          for c in (a, b)])
 
     def has_binary(self, a: int, b: int) -> bool:
         return self.cache.has("binary", self.binary_key(a, b))

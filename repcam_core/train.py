@@ -146,15 +146,11 @@ def fit(
     return log
 
 
-def probe_head(model: nn.Module, head: nn.Linear, images: torch.Tensor, targets: torch.Tensor,
-               device: torch.device, steps: int = 100, lr: float = 1e-2, weight_decay: float = 1e-3,
-               seed: int = 0) -> None:
-    """Linear probing: fit ``head`` (the model's final Linear) as a logistic regression on the pooled
-    features the rest of the model gives ``images`` (eval mode, no gradient into the body), in
-    place. Full-batch Adam with a little weight decay (the classes are often separable, so the
-    weights must stay finite). Images uint8 [N, 3, S, S], targets long [N]."""
+def pooled_features(model: nn.Module, head: nn.Linear, images: torch.Tensor, device: torch.device,
+                    batch_size: int = 64) -> torch.Tensor:
+    """What ``head`` (the model's final Linear) receives for each image: float [N, D] on ``device``,
+    under eval mode and without gradient. ``images`` uint8 [N, 3, S, S]."""
     import torch
-    import torch.nn.functional as F
 
     from repcam_core.data.transforms import to_float_tensor
 
@@ -164,20 +160,72 @@ def probe_head(model: nn.Module, head: nn.Linear, images: torch.Tensor, targets:
     try:
         model.to(device).eval()
         with torch.no_grad():
-            for lo in range(0, images.shape[0], 64):
-                model(to_float_tensor(images[lo:lo + 64].to(device)))
+            for lo in range(0, images.shape[0], batch_size):
+                model(to_float_tensor(images[lo:lo + batch_size].to(device)))
     finally:
         handle.remove()
         model.train(was)
-    x, y = torch.cat(feats), targets.to(device).long()
-    torch.manual_seed(seed)
-    opt = torch.optim.Adam(head.parameters(), lr=lr, weight_decay=weight_decay)
-    with torch.enable_grad():
-        for _ in range(steps):
-            loss = F.cross_entropy(head(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+    return torch.cat(feats) if feats else torch.zeros(0, head.in_features, device=device)
+
+
+PROBE_FEATURES_BYTES = 256 * 2 ** 20
+"""Memory a pipeline's per-class probe features may hold (beyond it they are recomputed per pair)."""
+
+
+class FeatureMemo:
+    """Feature tensors by key, each computed once while their total stays within ``budget`` bytes
+    (beyond it a new one is computed on every request; nothing is evicted). Not locked: the
+    pipeline calls it under its own lock."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget, self.held, self._items = budget, 0, {}
+
+    def get(self, key: object, compute: "callable") -> torch.Tensor:
+        found = self._items.get(key)
+        if found is None:
+            found = compute()
+            size = found.numel() * found.element_size()
+            if self.held + size <= self.budget:
+                self._items[key], self.held = found, self.held + size
+        return found
+
+
+def fit_probe(head: nn.Linear, features: torch.Tensor, targets: torch.Tensor, steps: int = 100,
+              lr: float = 1e-2, weight_decay: float = 1e-3, seed: int = 0) -> None:
+    """Linear probing: fit ``head`` as a logistic regression on ``features`` [N, D] (from
+    :func:`pooled_features`) and ``targets`` long [N], in place. Full-batch Adam with a little
+    weight decay (the classes are often separable, so the weights must stay finite).
+
+    The steps are :class:`torch.optim.Adam`'s (``weight_decay`` as L2 added to the gradient) on
+    the cross-entropy's closed-form gradient ``(softmax - onehot) / N``, without autograd: about
+    10x faster on a CPU, where a full pairwise run fits 190 probes (tests compare the two)."""
+    import torch
+    import torch.nn.functional as F
+
+    del seed  # full-batch and deterministic: nothing is drawn
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    x = features.float()
+    with torch.no_grad():
+        W, b = head.weight, head.bias
+        onehot = F.one_hot(targets.to(x.device).long(), W.shape[0]).to(x.dtype)
+        n = max(1, x.shape[0])
+        moments = [(torch.zeros_like(W), torch.zeros_like(W)), (torch.zeros_like(b), torch.zeros_like(b))]
+        for t in range(1, steps + 1):
+            g = (torch.softmax(torch.addmm(b, x, W.t()), 1) - onehot) / n
+            grads = (torch.addmm(W, g.t(), x, beta=weight_decay), g.sum(0).add_(b, alpha=weight_decay))
+            for param, grad, (m, v) in zip((W, b), grads, moments):
+                m.mul_(b1).add_(grad, alpha=1 - b1)
+                v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+                denom = (v / (1 - b2 ** t)).sqrt_().add_(eps)
+                param.addcdiv_(m, denom, value=-lr / (1 - b1 ** t))
+
+
+def probe_head(model: nn.Module, head: nn.Linear, images: torch.Tensor, targets: torch.Tensor,
+               device: torch.device, steps: int = 100, lr: float = 1e-2, weight_decay: float = 1e-3,
+               seed: int = 0) -> None:
+    """:func:`fit_probe` on the :func:`pooled_features` the rest of ``model`` gives ``images``
+    (eval mode, no gradient into the body), in place. Images uint8 [N, 3, S, S], targets long [N]."""
+    fit_probe(head, pooled_features(model, head, images, device), targets, steps, lr, weight_decay, seed)
 
 
 def predict_proba(model: nn.Module, images: torch.Tensor, device: torch.device, batch_size: int = 64,

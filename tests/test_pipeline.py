@@ -132,6 +132,38 @@ def test_probe_head_starts_a_binary_model_that_already_separates_its_pair(tmp_pa
     assert 1 <= log["epochs"] <= p.config.train.binary_max_epochs
 
 
+def test_probe_features_pass_each_class_through_the_body_once_and_equal_the_pairs_own(tmp_path, monkeypatch):
+    """Every binary model starts from the multi-class body, so the probe's input for pair (a, b)
+    is the concatenation of class a's and class b's features, computed once per class: three
+    pairs over three classes pass each class's images through the body once (not twice), and
+    what the probe gets equals the pooled features of the pair's own images."""
+    import copy
+
+    import repcam_core.pipeline as mod
+    from repcam_core.models.backbones import get_module, replace_head
+    from repcam_core.train import pooled_features
+
+    p = Pipeline(tiny_config(), cache=tmp_path / "cache")
+    calls: list[int] = []
+    real = mod.pooled_features
+
+    def counting(model, head, images, device, batch_size=64):
+        calls.append(len(images))
+        return real(model, head, images, device, batch_size)
+
+    monkeypatch.setattr(mod, "pooled_features", counting)
+    for a, b in ((0, 1), (0, 2), (1, 2)):
+        p.binary_model(a, b)
+    assert sorted(calls) == sorted(len(p.single_label(c)) for c in (0, 1, 2))
+    model = replace_head(copy.deepcopy(p.multiclass_model()).cpu(), p.spec, 2, seed=0, zero=True)
+    head = get_module(model, p.spec.head)
+    shared = p._pair_features(model, head, 2, 0)
+    own = pooled_features(model, head, p.train_split.images[torch.cat([p.single_label(2), p.single_label(0)])],
+                          p.device)
+    assert len(calls) == 3  # served from what the three pairs computed
+    torch.testing.assert_close(shared, own, rtol=1e-4, atol=1e-5)
+
+
 def test_tempered_b_reads_more_similarity_off_the_diagonal(tiny_pipeline):
     """B at T > 1 (softmax of logits / T) spreads each class's mass onto other classes, keeping
     the order of the logits: eq. 2 is T = 1."""

@@ -26,6 +26,18 @@ def parse_dataset_spec(spec: str) -> tuple[str, str]:
     return "voc", spec
 
 
+def dataset_pending(spec: str, cache_root: Path, world: Mapping[str, Any] | None = None) -> bool:
+    """Whether opening ``spec`` would first generate the embedded world (it is not on disk yet, or
+    is being generated): one ``stat``, nothing generated or read. False for real datasets."""
+    kind, _ = parse_dataset_spec(spec)
+    if kind != EMBEDDED:
+        return False
+    from repcam_core.data.world import WorldConfig, default_world_dir
+    from repcam_core.data.world_files import RECORD
+
+    return not (default_world_dir(cache_root, WorldConfig.from_dict(dict(world or {}))) / RECORD).is_file()
+
+
 def open_dataset(spec: str, cache_root: Path, world: Mapping[str, Any] | None = None):
     """The dataset reader for ``spec``; the embedded world is generated into the cache on first use."""
     kind, path = parse_dataset_spec(spec)

@@ -62,6 +62,7 @@ def test_main_warns_only_beyond_localhost(monkeypatch, capsys):
 
     seen = []
     monkeypatch.setenv(settings.WARMUP_ENV, "0")  # no warm-up thread; and the launcher's default stays out
+    monkeypatch.setenv(settings.WORKER_ENV, "0")  # likewise
     monkeypatch.setattr(stcli, "main", lambda: seen.append(list(sys.argv)))
     monkeypatch.setattr(sys, "argv", list(sys.argv))
     assert launch.main([]) == 0
@@ -119,9 +120,11 @@ def test_the_launcher_warms_up_from_the_servers_start_unless_told_not_to(monkeyp
     monkeypatch.setattr(stcli, "main", lambda: 0)
     monkeypatch.setattr(sys, "argv", list(sys.argv))
     monkeypatch.setattr(warmup, "start_when_serving", lambda url: started.append(url))
-    monkeypatch.setenv(settings.WARMUP_ENV, "x")  # recorded, so the teardown removes what main() sets
-    monkeypatch.delenv(settings.WARMUP_ENV)
+    for name in (settings.WARMUP_ENV, settings.WORKER_ENV):
+        monkeypatch.setenv(name, "x")  # recorded, so the teardown removes what main() sets
+        monkeypatch.delenv(name)
     assert launch.main(["--port", "8765"]) == 0
     assert started == ["http://127.0.0.1:8765"] and os.environ[settings.WARMUP_ENV] == "1"
+    assert os.environ[settings.WORKER_ENV] == "1"  # and its jobs train in worker processes
     monkeypatch.setenv(settings.WARMUP_ENV, "0")
     assert launch.main(["--port", "8765"]) == 0 and len(started) == 1

@@ -1,0 +1,69 @@
+"""Heavy jobs in worker processes: with ``$REPCAM_WORKER`` on, a job's training happens in the
+lane's child process (with its progress on the job) and the server only loads the result."""
+
+from __future__ import annotations
+
+import pytest
+
+from repcam_app import settings
+from repcam_app.jobs import JobRegistry
+from repcam_core.pipeline import Pipeline
+from repcam_testing import tiny_config
+
+
+@pytest.fixture
+def no_training_here(monkeypatch):
+    """Training in this process fails: only a child process can have produced the model."""
+    import repcam_core.pipeline as pipeline_module
+
+    def refuse(*_a, **_k):
+        raise RuntimeError("trained in the server process")
+
+    monkeypatch.setattr(pipeline_module, "fit", refuse)
+
+
+def test_with_workers_on_the_job_trains_in_the_lanes_child_and_shows_its_progress(
+        tmp_path, monkeypatch, no_training_here):
+    from repcam_app.offload import binary_job, offloaded, worker
+
+    monkeypatch.setenv(settings.WORKER_ENV, "1")
+    p = Pipeline(tiny_config(seed=71), cache=tmp_path)
+    reg = JobRegistry(max_jobs=2)
+    seen: list[str] = []
+    job = reg.submit("k", "multiclass", offloaded(p, ["multiclass"], p.multiclass_model), lane="interactive")
+    while job.active:
+        if job.task:
+            seen.append(f"{job.task} {job.done}/{job.total}")
+        reg.wait(0.05)
+    assert job.status == "done", job.error
+    assert job.result is p.multiclass_model()  # loaded here, from what the child cached
+    assert any(s.startswith("multi-class") for s in seen), seen
+    name, fn, _ = binary_job(p, 0, 1)
+    batch = reg.submit("k", name, fn, lane="batch")
+    reg.wait(120)
+    assert batch.status == "done", batch.error
+    assert p.has_binary(0, 1)
+    assert worker("interactive") is not worker("batch")
+    assert worker("interactive").pid != worker("batch").pid
+
+
+def test_with_workers_off_the_job_runs_in_the_server_thread(tmp_path, monkeypatch, no_training_here):
+    from repcam_app.offload import offloaded
+
+    monkeypatch.delenv(settings.WORKER_ENV, raising=False)
+    p = Pipeline(tiny_config(seed=72), cache=tmp_path)
+    reg = JobRegistry(max_jobs=1)
+    job = reg.submit("k", "multiclass", offloaded(p, ["multiclass"], p.multiclass_model), lane="interactive")
+    reg.wait(120)
+    assert job.status == "failed" and "trained in the server process" in job.error
+
+
+def test_a_workers_repcam_error_fails_the_job_with_its_message(tmp_path, monkeypatch):
+    from repcam_app.offload import offloaded
+
+    monkeypatch.setenv(settings.WORKER_ENV, "1")
+    p = Pipeline(tiny_config(seed=73), cache=tmp_path)
+    reg = JobRegistry(max_jobs=1)
+    job = reg.submit("k", "pair", offloaded(p, ["binary", 2, 2], lambda: None), lane="interactive")
+    reg.wait(120)
+    assert job.status == "failed" and "two different classes" in job.error
