@@ -62,6 +62,6 @@ def offloaded(p: Pipeline, task: Sequence[Any], local: Callable[[], Any]) -> Cal
 def binary_job(p: Pipeline, a: int, b: int) -> tuple[str, Callable[[], None], str]:
     """Name, work and label of the job that trains binary model ``(a, b)`` (``a < b``) of pipeline
     ``p``: one spelling for every caller, so a page finds the job the warm-up started."""
-    names = p.class_names
+    names, a, b = p.class_names, int(a), int(b)  # class indices may come as numpy integers
     return (f"binary:{a}-{b}", offloaded(p, ["binary", a, b], lambda: p.binary_model(a, b) and None),
             f"binary model {names[a]} vs {names[b]}")

@@ -34,6 +34,8 @@ TASKS = ("multiclass", "similarity", "clustering", "binary", "run")
 model); ``run MODE...`` (every artifact the named modes need, and their results)."""
 
 ProgressFn = Callable[[str, int, int, float], None]
+KEEP_PIPELINES = 4
+"""Configurations whose pipeline (and loaded models) a child keeps between requests."""
 
 
 class WorkerError(RepCAMError):
@@ -169,10 +171,12 @@ def _do(pipelines: dict, request: dict, send: Callable[[dict], None]) -> None:
     from repcam_core.pipeline import Pipeline
 
     key = (json.dumps(request["config"], sort_keys=True), request["cache"])
-    p = pipelines.get(key)
+    p = pipelines.pop(key, None)
     if p is None:
-        p = pipelines[key] = Pipeline(RunConfig.from_dict(request["config"]), cache=request["cache"],
-                                      progress=_ChannelProgress(send))
+        p = Pipeline(RunConfig.from_dict(request["config"]), cache=request["cache"], progress=_ChannelProgress(send))
+    pipelines[key] = p  # most recently used last; the oldest beyond KEEP_PIPELINES go (and their models)
+    while len(pipelines) > KEEP_PIPELINES:
+        pipelines.pop(next(iter(pipelines)))
     name, *args = _check_task(request["task"])
     if name == "multiclass":
         p.multiclass_model()
