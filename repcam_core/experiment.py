@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from safetensors.numpy import load_file as load_np
 
+from repcam_core.config import RunConfig
 from repcam_core.errors import ConfigError
 from repcam_core.maps import MapStore, map_size
 from repcam_core.method.clusterers import DEFAULT_CLUSTERING
+
 from repcam_core.integrity import save_arrays
 from repcam_core.method.modes import Mode, comparison_classes, parse_mode
 from repcam_core.method.selection import RANK_A
@@ -34,6 +36,8 @@ from repcam_core.results import ModeResult, Results, aggregate_seeds
 if TYPE_CHECKING:  # torch is imported where maps are fused or counted: a run that finds every
     import torch    # result in the cache never imports it (a warm run stays fast)
 
+DEFAULT_RESTARTS = RunConfig.cluster_restarts
+"""Improved k-means restarts of the default configuration: its result keys omit them (earlier caches stay valid)."""
 RESULTS_VERSION = 2
 """Bumped when a cached mode result changes meaning (2: per-image counts on a 201-point grid)."""
 
@@ -201,6 +205,7 @@ class Experiment:
                 "similarity": self.p.similarity_key() if mode.needs_similarity else None,
                 "clusters": ([cfg.n_clusters, cfg.min_cluster_size]
                              + ([cfg.clustering] if cfg.clustering != DEFAULT_CLUSTERING else [])  # old keys stay
+                             + ([f"restarts={cfg.cluster_restarts}"] if cfg.cluster_restarts != DEFAULT_RESTARTS else [])
                              if mode.needs_clustering else None),
                 "n_random": cfg.n_random if mode.kind == "random" else None,
                 "method": cfg.cam_method, "thresholds": self.thresholds, "split": cfg.eval_split,

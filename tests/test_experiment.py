@@ -90,3 +90,17 @@ def test_wsss_evaluation_is_between_extremes(exp):
     assert 0 < low["miou"] <= 1 and len(low["iou"]) == exp.p.num_classes + 1
     with pytest.raises(ConfigError, match="background threshold"):
         exp.evaluate_wsss("S-1+F", bg_threshold=2)
+
+
+def test_a_result_that_reads_the_clusters_is_keyed_by_the_restarts_too(tmp_path):
+    """Changing ``cluster_restarts`` changes the clustering, so it must not reuse an S-k result
+    cached under other restarts; results that read no clusters keep their keys, and the default
+    keeps the keys earlier caches wrote."""
+    from repcam_core.method.modes import parse_mode
+
+    base = Experiment(Pipeline(tiny_config(), cache=tmp_path))
+    other = Experiment(Pipeline(tiny_config(cluster_restarts=3), cache=tmp_path))
+    s1, baseline = parse_mode("S-1+F"), parse_mode("Baseline")
+    assert base.mode_key(s1) != other.mode_key(s1)
+    assert base.mode_key(baseline) == other.mode_key(baseline)
+    assert base.mode_key(s1)["clusters"] == [3, 2]  # tiny_config's N and minimum size, nothing else
