@@ -9,9 +9,9 @@ import streamlit as st
 
 from repcam_app import state
 from repcam_app.figures import similarity_heatmap
-from repcam_app.resources import guard, pipeline
+from repcam_app.resources import guard
 from repcam_app.exports import table_png
-from repcam_app.widgets import current_mode_name, dataset_ready, require_similarity
+from repcam_app.widgets import current_mode_name, page_pipeline, require_similarity
 from repcam_core.experiment import Experiment
 from repcam_core.explore import cached_pairwise, expected_iou, topk_oracle
 from repcam_core.method.cluster_compare import compare_pipeline, parse_seeds
@@ -21,9 +21,7 @@ from repcam_core.method.modes import comparison_classes, parse_mode
 
 st.title("Clustering & representative-class selection")
 state.init()
-p = pipeline()
-if not dataset_ready(p):
-    st.stop()
+p = page_pipeline()
 B = require_similarity(p)
 names, C, cfg = list(p.class_names), p.num_classes, p.config
 ss = st.session_state

@@ -13,10 +13,10 @@ import streamlit as st
 from repcam_app import settings, state
 from repcam_app.exports import downloads, figure_files
 from repcam_app.figures import overlay
-from repcam_app.offload import binary_job, offloaded
-from repcam_app.resources import config_key, guard, pipeline
+from repcam_app.offload import binary_job, similarity_job
+from repcam_app.resources import config_key, guard
 from repcam_app.uploads import UploadLimitError, admit_upload, load_upload
-from repcam_app.widgets import (current_rule, dataset_ready, progress_panel, representatives, require_multiclass,
+from repcam_app.widgets import (current_rule, page_pipeline, progress_panel, representatives, require_multiclass,
                                submit)
 from repcam_core import explore
 from repcam_core.experiment import Experiment
@@ -27,9 +27,7 @@ from repcam_core.errors import ImageError
 
 st.title("CAM explorer")
 state.init()
-p = pipeline()
-if not dataset_ready(p):
-    st.stop()
+p = page_pipeline()
 names, cfg, ss = list(p.class_names), p.config, st.session_state
 require_multiclass(p)
 
@@ -79,8 +77,7 @@ with guard():
     B = p.similarity() if b_ready else None
 b_job = None
 if B is None and not settings.read_only():
-    b_job = submit(p, "similarity", offloaded(p, ["similarity"], p.similarity), "similarity matrix B (for the representative classes)",
-                   lane="interactive")
+    b_job = submit(p, *similarity_job(p), lane="interactive")
 others = [n for n in names if n != names[c]]
 if ss.get(state.EX_REPS_FOR) != (c, B is not None) or any(r not in others for r in ss.get(state.EX_REPS) or []):
     ss[state.EX_REPS] = [names[j] for j in (representatives(p, B, c) if B is not None else [])]

@@ -7,7 +7,7 @@ import streamlit as st
 from repcam_app import settings, state
 from repcam_app.datasets import check_allowed
 from repcam_app.jobs import registry
-from repcam_app.offload import offloaded
+from repcam_app.offload import clustering_job, multiclass_job, results_job
 from repcam_app.resources import base_config, cache_root, config_key, current_config, dataset_list, guard, pipeline
 from repcam_app.widgets import READ_ONLY_NOTE, dataset_ready, progress_panel, submit
 from repcam_core.errors import DatasetError
@@ -87,9 +87,9 @@ st.caption(READ_ONLY_NOTE if read_only else "Work runs in the background (at mos
            "opening a second tab does not start it twice.")
 b1, b2, b3, b4 = st.columns(4)
 if b1.button("Train multi-class model", key="home_mc", disabled=read_only or has["mc"]):
-    submit(p, "multiclass", offloaded(p, ["multiclass"], p.multiclass_model), "multi-class model")
+    submit(p, *multiclass_job(p))
 if b2.button("B + clustering", key="home_sim", disabled=read_only or (has["B"] and has["clusters"])):
-    submit(p, "clustering", offloaded(p, ["clustering"], p.clustering), "similarity B and clustering")
+    submit(p, *clustering_job(p))
 
 
 def train_all_binaries() -> int:
@@ -109,7 +109,6 @@ if b4.button("Pairwise table", key="home_pairwise", disabled=read_only or has["p
 chosen = st.multiselect("Modes to evaluate", modes, default=[m for m in modes if m not in done_modes][:6],
                         key="home_modes")
 if st.button("Evaluate the chosen modes", key="home_run", disabled=read_only or not chosen):
-    submit(p, "results:" + ",".join(chosen), offloaded(p, ["run", *chosen], lambda: Experiment(p).run(chosen) and None),
-           f"evaluate {len(chosen)} mode(s)")
+    submit(p, *results_job(p, chosen))
 
 progress_panel(registry().jobs(config_key(cfg)))

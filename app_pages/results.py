@@ -14,9 +14,9 @@ from repcam_app import settings, state
 from repcam_app.exports import downloads, figure_files, png, table_png
 from repcam_app.figures import ablation_bars, pairwise_heatmap, per_class_bars, threshold_curves
 from repcam_app.jobs import registry
-from repcam_app.offload import offloaded
-from repcam_app.resources import config_key, guard, pipeline
-from repcam_app.widgets import READ_ONLY_NOTE, dataset_ready, progress_panel, submit
+from repcam_app.offload import results_job
+from repcam_app.resources import config_key, guard
+from repcam_app.widgets import READ_ONLY_NOTE, page_pipeline, progress_panel, submit
 from repcam_core.experiment import Experiment
 from repcam_core.figures import WIDTHS, charts
 from repcam_core.figures.paper import PAPER_FIGURES, build
@@ -28,9 +28,7 @@ from repcam_core.tables import pairwise_table_csv
 
 st.title("Results")
 state.init()
-p = pipeline()
-if not dataset_ready(p):
-    st.stop()
+p = page_pipeline()
 cfg, names, ss = p.config, list(p.class_names), st.session_state
 CANDIDATES = list(dict.fromkeys([*DEFAULT_MODES, "All+A"]))
 PROTOCOL_LABELS = {"fixed": f"fixed threshold {cfg.threshold}", "calibrated": "calibrated threshold",
@@ -58,9 +56,7 @@ with st.expander("Evaluate more modes for this configuration", expanded=mine is 
     if settings.read_only():
         st.caption(READ_ONLY_NOTE)
     if st.button("Evaluate", key="res_run", disabled=settings.read_only() or not chosen):
-        job = submit(p, "results:" + ",".join(chosen),
-                     offloaded(p, ["run", *chosen], lambda: Experiment(p).run(chosen) and None),
-                     f"evaluate {len(chosen)} mode(s)")
+        job = submit(p, *results_job(p, chosen))
         progress_panel([job])
 
 if not by_backbone:

@@ -7,8 +7,7 @@ import streamlit as st
 
 from repcam_app import state
 from repcam_app.figures import ranked_bar, similarity_heatmap
-from repcam_app.resources import pipeline
-from repcam_app.widgets import dataset_ready, require_similarity, session_clusters
+from repcam_app.widgets import page_pipeline, require_similarity, session_clusters
 from repcam_core.method.clustering import reorder_by_clusters
 
 st.title("Class similarity B")
@@ -16,9 +15,7 @@ state.init()
 st.caption("B[i, j] sums, over the training images of class i, the probability the multi-class model "
            "gives to class j (eq. 2): the more it confuses i with j, the more similar they are.")
 
-p = pipeline()
-if not dataset_ready(p):
-    st.stop()
+p = page_pipeline()
 B = require_similarity(p)
 names = list(p.class_names)
 

@@ -133,11 +133,11 @@ def run(settings: Settings) -> Report:
             cold_cal = _cli([*base, *world_args, "--cache", cache])
             cold_none = _cli([*base, *world_args, "--cache", str(Path(b) / "cache"), "--calibration-split", "none"])
         # the fastest of several runs, for the command and for each step: timing noise only adds
-        warm = min(_cli([*base, *world_args, "--cache", cache]) for _ in range(max(5, settings.repeats)))
+        warm = min(_cli([*base, *world_args, "--cache", cache]) for _ in range(settings.repeats))
         from repcam_core.cli import build_config, make_parser
 
         ns = make_parser().parse_args(["run", *base, *world_args])
-        added = _added_warm_seconds(cache, build_config(ns).to_dict(), modes, max(5, settings.repeats))
+        added = _added_warm_seconds(cache, build_config(ns).to_dict(), modes, settings.repeats)
     counts_s = max(0.0, added["counts"] - added["old_cached"])  # like for like: both through the cache
     bare_s = max(0.0, added["counts"] - added["old_json"])  # and against a bare json.loads (no cache checks)
     rest = added["calib_fingerprint"] + added["protocols"] + added["text"]

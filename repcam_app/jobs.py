@@ -110,34 +110,37 @@ class RoutedProgress:
 
     @contextlib.contextmanager
     def task(self, description: str, total: int) -> Iterator[Callable[[int], None]]:
-        job: Job | None = getattr(_current, "job", None)
-        start = time.monotonic()
-        state = {"done": 0}
-        if job is not None:
-            job._report(description, 0, total, 0.0)
+        job, start, state = _job(), time.monotonic(), {"done": 0}
 
         def step(n: int = 1) -> None:
             state["done"] += n
             if job is not None:
                 job._report(description, state["done"], total, time.monotonic() - start)
 
+        if job is not None:
+            job._report(description, 0, total, 0.0)
         yield step
 
 
 ROUTED_PROGRESS = RoutedProgress()
 
 
+def _job() -> Job | None:
+    """The job running in this thread, if any."""
+    return getattr(_current, "job", None)
+
+
 def report(task: str, done: int, total: int, elapsed: float) -> None:
     """Progress of the job running in this thread (nothing outside a job): for work done
     elsewhere, e.g. in a worker process (:mod:`repcam_app.offload`)."""
-    job: Job | None = getattr(_current, "job", None)
+    job = _job()
     if job is not None:
         job._report(task, done, total, elapsed)
 
 
 def current_lane() -> str:
     """The lane of the job running in this thread ("interactive" outside a job)."""
-    job: Job | None = getattr(_current, "job", None)
+    job = _job()
     return job.lane if job is not None else "interactive"
 
 

@@ -1,20 +1,22 @@
 """Heavy jobs in worker processes: training and evaluation leave the server's threads free.
 
-With ``$REPCAM_WORKER`` on (``repcam-app``/``make app`` turn it on), a job made by
-:func:`offloaded` first has its task done by a :class:`repcam_core.worker.Worker` (a child process
-at a lower CPU priority, which writes the artifacts into the shared cache and reports progress to
-the job), then runs its in-process function, which now only loads from the cache. Pages render
-while models train (before, training shared the server's GIL with every page run, and the
-Baseline's model took 80 s in the server against 50 s in the CLI). There is one worker per job
-lane, so a long batch job (the Home page's "evaluate") never holds up the explorer's interactive
-jobs. With ``$REPCAM_WORKER`` off (plain ``streamlit run``, the AppTests) jobs run in threads as
-before.
+With ``$REPCAM_WORKER`` on (``repcam-app``/``make app`` turn it on), a job made here first has its
+task done by a :class:`repcam_core.worker.Worker` (a child process at a lower CPU priority, which
+writes the artifacts into the shared cache and reports progress to the job), then runs its
+in-process function, which now only loads from the cache. Pages render while models train
+(in a server thread the Baseline's model took 86-98 s, in the worker 76-79 s the same day: the
+README's live-demo figures). There is one worker per job lane, so a long batch job (an
+evaluation) never holds up the explorer's interactive jobs. With ``$REPCAM_WORKER`` off (plain
+``streamlit run``, the AppTests) jobs run in threads as before.
+
+The ``*_job`` functions give each offloaded job's (name, work, label) in one spelling for every
+caller, so a page finds the job the warm-up or another page started. Home's "train all binary
+models" and "pairwise table" and the Results page's figure jobs still run in server threads.
 """
 
 from __future__ import annotations
 
 import atexit
-import threading
 from typing import Any, Callable, Sequence
 
 import streamlit as st
@@ -24,27 +26,17 @@ from repcam_app.jobs import current_lane, report
 from repcam_core.pipeline import Pipeline
 from repcam_core.worker import Worker
 
-WORKER_NICE = 5
-"""Added to each worker process's CPU niceness: page runs and the browser go first."""
-
-
-_LOCK = threading.Lock()
+Job = tuple[str, Callable[[], Any], str]
+"""(name, work, label), as :meth:`repcam_app.jobs.JobRegistry.submit` takes them."""
 
 
 @st.cache_resource(show_spinner=False)
-def _workers() -> dict[str, Worker]:
-    workers: dict[str, Worker] = {}
-    atexit.register(lambda: [w.close() for w in workers.values()])
-    return workers
-
-
 def worker(lane: str) -> Worker:
-    """The server's worker process of ``lane`` (started on first use, restarted if it died)."""
-    workers = _workers()
-    with _LOCK:
-        if lane not in workers:
-            workers[lane] = Worker(nice=WORKER_NICE)
-        return workers[lane]
+    """The server's worker process of ``lane`` (started on first use, restarted if it died;
+    killed when the server exits)."""
+    w = Worker()
+    atexit.register(w.close)
+    return w
 
 
 def offloaded(p: Pipeline, task: Sequence[Any], local: Callable[[], Any]) -> Callable[[], Any]:
@@ -59,9 +51,30 @@ def offloaded(p: Pipeline, task: Sequence[Any], local: Callable[[], Any]) -> Cal
     return run
 
 
-def binary_job(p: Pipeline, a: int, b: int) -> tuple[str, Callable[[], None], str]:
-    """Name, work and label of the job that trains binary model ``(a, b)`` (``a < b``) of pipeline
-    ``p``: one spelling for every caller, so a page finds the job the warm-up started."""
+def multiclass_job(p: Pipeline) -> Job:
+    return "multiclass", offloaded(p, ["multiclass"], p.multiclass_model), f"multi-class {p.config.backbone} model"
+
+
+def similarity_job(p: Pipeline) -> Job:
+    return ("similarity", offloaded(p, ["similarity"], p.similarity),
+            "similarity matrix B (multi-class model + predictions)")
+
+
+def clustering_job(p: Pipeline) -> Job:
+    return "clustering", offloaded(p, ["clustering"], p.clustering), "similarity B and clustering"
+
+
+def binary_job(p: Pipeline, a: int, b: int) -> Job:
+    """The job that trains binary model ``(a, b)`` (``a < b``) of pipeline ``p``."""
     names, a, b = p.class_names, int(a), int(b)  # class indices may come as numpy integers
     return (f"binary:{a}-{b}", offloaded(p, ["binary", a, b], lambda: p.binary_model(a, b) and None),
             f"binary model {names[a]} vs {names[b]}")
+
+
+def results_job(p: Pipeline, modes: Sequence[str]) -> Job:
+    """The job that evaluates ``modes`` (names) and caches their results."""
+    from repcam_core.experiment import Experiment
+
+    modes = list(modes)
+    return ("results:" + ",".join(modes), offloaded(p, ["run", *modes], lambda: Experiment(p).run(modes) and None),
+            f"evaluate {len(modes)} mode(s)")

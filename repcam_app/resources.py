@@ -26,7 +26,6 @@ from repcam_app.datasets import DatasetChoice, allowed_dirs, check_allowed, data
 from repcam_app.jobs import ROUTED_PROGRESS
 from repcam_core.cache import ArtifactCache, default_cache_dir
 from repcam_core.config import RunConfig, config_from_data, config_hash, read_config_json
-from repcam_core.data.sources import dataset_pending
 from repcam_core.errors import ConfigError, RepCAMError
 from repcam_core.pipeline import Pipeline
 
@@ -124,11 +123,12 @@ def pipeline(config: RunConfig | None = None) -> Pipeline:
     """The process-wide Pipeline of ``config`` (default: the current one); at most 4 are kept.
 
     Its dataset is opened here so a bad path shows its DatasetError in the page (not the embedded
-    world while it is generated on a first start: :func:`repcam_app.widgets.dataset_ready` says so).
+    world while it is generated on a first start: :func:`repcam_app.widgets.dataset_ready` says so;
+    a read-only demo starts no job, so its page generates the world here, as data).
     """
     config = config or current_config()
     with guard():
         p = _pipeline(json.dumps(config.to_dict(), sort_keys=True), str(cache_root()))
-        if not dataset_pending(config.dataset, p.cache.root, config.world):
+        if settings.read_only() or not p.dataset_pending:
             p.class_names  # noqa: B018 - opens the dataset (raises DatasetError for a bad path)
     return p

@@ -72,8 +72,13 @@ def token() -> str | None:
     return os.environ.get(TOKEN_ENV) or None
 
 
+def flag(name: str, default: str = "") -> bool:
+    """An on/off environment variable: ``1``, ``true``, ``yes`` or ``on`` (any case) is on."""
+    return os.environ.get(name, default).strip().lower() in ("1", "true", "yes", "on")
+
+
 def read_only() -> bool:
-    return os.environ.get(READ_ONLY_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    return flag(READ_ONLY_ENV)
 
 
 def _positive_int(name: str, default: int) -> int:
@@ -104,9 +109,9 @@ def data_roots_env() -> list[str]:
 
 def warmup() -> bool:
     """Whether the server trains the explorer's first maps in the background from its start."""
-    return os.environ.get(WARMUP_ENV, "").strip().lower() in ("1", "true", "yes", "on") and not read_only()
+    return flag(WARMUP_ENV) and not read_only()
 
 
 def worker() -> bool:
     """Whether heavy jobs run in worker processes (:mod:`repcam_app.offload`) instead of server threads."""
-    return os.environ.get(WORKER_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    return flag(WORKER_ENV)

@@ -24,7 +24,7 @@ import threading
 
 from repcam_app import settings
 from repcam_app.jobs import registry
-from repcam_app.offload import binary_job, offloaded
+from repcam_app.offload import binary_job, multiclass_job, offloaded
 from repcam_app.launch import wait_until_serving
 from repcam_core.pipeline import Pipeline
 
@@ -37,9 +37,9 @@ def warm_up(p: Pipeline, config_key: str) -> None:
     reg = registry()
     if reg.get(config_key, "warmup") is not None:
         return
-    reg.submit(config_key, "multiclass", offloaded(p, ["multiclass"], p.multiclass_model),
-               f"multi-class {p.config.backbone} model", lane="interactive")
-    reg.submit(config_key, "warmup", offloaded(p, ["clustering"], lambda: _first_class(p, config_key)),
+    reg.submit(config_key, *multiclass_job(p), lane="interactive")
+    # B (the heavy part) in the worker; the clusters, cheap, here (they may not fit the classes)
+    reg.submit(config_key, "warmup", offloaded(p, ["similarity"], lambda: _first_class(p, config_key)),
                "warm-up: B, clusters, the first class's representative classes", lane="batch")
 
 
@@ -67,7 +67,10 @@ def warm_up_base() -> None:
     from repcam_app.resources import base_config, config_key, pipeline
 
     config = base_config()
-    warm_up(pipeline(config), config_key(config))
+    p = pipeline(config)
+    if p.dataset_pending:  # the server's own warm-up starts once the world is there (its worker
+        return             # importing torch meanwhile would slow the generation every page waits on)
+    warm_up(p, config_key(config))
 
 
 def _preload() -> None:

@@ -9,9 +9,9 @@ import streamlit as st
 
 from repcam_app import settings, state
 from repcam_app.jobs import Job, registry
-from repcam_app.offload import offloaded
-from repcam_app.resources import config_key, guard, safe
-from repcam_core.data.sources import dataset_pending, open_dataset
+from repcam_app.offload import multiclass_job, similarity_job
+from repcam_app.resources import config_key, guard, pipeline, safe
+from repcam_core.data.sources import open_dataset
 from repcam_core.method.clusterers import cluster_classes
 from repcam_core.method.modes import comparison_classes, parse_mode
 from repcam_core.pipeline import Pipeline
@@ -55,60 +55,69 @@ def dataset_ready(p: Pipeline) -> bool:
     """True when ``p``'s data is on disk. On a first start the embedded world is still being
     generated (about 10 s; the server's warm-up starts it, else a job here does): say so, show the
     job's progress (the page reruns when it is done) and return False, so the page shows what it
-    can without the data and stops instead of blocking its first render."""
-    with guard():
-        if settings.read_only() or not dataset_pending(p.config.dataset, p.cache.root, p.config.world):
-            return True  # a read-only demo starts no job: its page generates the world itself, as data
-    reg, key = registry(), config_key(p.config)
+    can without the data and stops instead of blocking its first render. A generation that failed
+    is shown once and retried at the page's next run, not in a loop."""
+    if not p.dataset_pending:
+        return True
+    reg, key, cfg = registry(), config_key(p.config), p.config
     job = reg.get(key, "dataset")
-    if job is not None and job.status == "done":  # generated, then removed: generate again
-        reg.forget(key, "dataset")
-    cfg = p.config
+    if job is not None and not job.active:
+        reg.forget(key, "dataset")  # done (generated, then removed) or failed: a new job next
+        if job.status == "failed":
+            st.error(safe(f"Generating the embedded dataset failed: {job.error}"))
+            return False
     job = submit(p, "dataset", lambda: open_dataset(cfg.dataset, p.cache.root, cfg.world).class_names and None,
                  "generating the embedded dataset", lane="interactive")
+    if not job.active:  # finished between the check and here: show the page now
+        st.rerun()
     st.info("Generating the embedded dataset (the first start on this machine takes about 10 s); this page "
             "fills in as soon as it is there.")
     progress_panel([job])
     return False
 
 
-def require(p: Pipeline, name: str, label: str, ready: bool, compute: Callable[[], Any],
-            task: list[Any] | None = None) -> Any:
-    """What the page needs first: load it when cached, else compute it in the background (the
-    interactive lane), show its progress and stop this run until it is there. In a read-only
-    demo a missing prerequisite is reported and nothing starts."""
+def page_pipeline() -> Pipeline:
+    """The current configuration's Pipeline for a page that needs its data (stops the run while
+    the embedded world is generated, see :func:`dataset_ready`)."""
+    p = pipeline()
+    if not dataset_ready(p):
+        st.stop()
+    return p
+
+
+def require(p: Pipeline, job: tuple[str, Callable[[], Any], str], ready: bool, load: Callable[[], Any]) -> Any:
+    """What the page needs first: ``load()`` it when cached, else run ``job`` (name, work, label:
+    :mod:`repcam_app.offload`) in the background (the interactive lane), show its progress and stop
+    this run until it is there. In a read-only demo a missing prerequisite is reported and
+    nothing starts."""
     if ready:
         with guard():
-            return compute()
+            return load()
+    label = job[2]
     if settings.read_only():
         st.warning(f"{label} is not in the cache (read-only demo), so this page has nothing to show "
                    "for this configuration.")
         st.stop()
-    job = submit(p, name, compute if task is None else offloaded(p, task, compute), label, lane="interactive")
-    if job.status == "done":
-        return job.result
-    if job.status == "failed":
-        st.error(safe(f"{label} failed: {job.error}"))
-        st.stop()
+    running = submit(p, *job, lane="interactive")
+    if running.status == "done":
+        return running.result
     st.info(f"{label} is not in the cache for this configuration yet; computing it now in the "
             "background (other pages stay usable, and other tabs see the same progress).")
-    progress_panel([job])
+    progress_panel([running])
     st.stop()
 
 
 def require_multiclass(p: Pipeline):
     with guard():
         ready = p.cache.has("multiclass", p.multiclass_key())
-    return require(p, "multiclass", f"multi-class {p.config.backbone} model", ready, p.multiclass_model,
-                   ["multiclass"])
+    return require(p, multiclass_job(p), ready, p.multiclass_model)
 
 
 def require_similarity(p: Pipeline) -> np.ndarray:
     """B [C, C], training the similarity backbone's multi-class model first if needed."""
     with guard():
         ready = p.cache.has("similarity", p.similarity_key())
-    return require(p, "similarity", "similarity matrix B (multi-class model + predictions)", ready, p.similarity,
-                   ["similarity"])
+    return require(p, similarity_job(p), ready, p.similarity)
 
 
 def session_clusters(p: Pipeline, B: np.ndarray) -> np.ndarray | None:

@@ -21,7 +21,7 @@ import numpy as np
 
 from repcam_core.cache import ArtifactCache
 from repcam_core.config import RunConfig
-from repcam_core.data.sources import open_dataset
+from repcam_core.data.sources import dataset_pending, open_dataset
 from repcam_core.errors import ConfigError, DatasetError, UnknownNameError
 from repcam_core.method.clusterers import DEFAULT_CLUSTERING, cluster_classes
 from repcam_core.method.clustering import ClusterResult
@@ -77,6 +77,12 @@ class Pipeline:
     @cached_property
     def dataset(self):
         return open_dataset(self.config.dataset, self.cache.root, self.config.world)
+
+    @property
+    def dataset_pending(self) -> bool:
+        """Whether opening the dataset would first generate the embedded world (one ``stat``)."""
+        return "dataset" not in self.__dict__ and dataset_pending(self.config.dataset, self.cache.root,
+                                                                   self.config.world)
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -310,7 +316,7 @@ class Pipeline:
                 import torch
 
                 self.check_training_data([a, b])
-                model = self._binary_init(a, b)
+                model = self._binary_init(a, b).to(self.device)  # its head meets the cached features there
                 h = self.train_holdout
                 ia, ib = self.holdout_split(a, h)[0], self.holdout_split(b, h)[0]
                 images = self.train_split.images[torch.cat([ia, ib])]
@@ -318,8 +324,7 @@ class Pipeline:
                 t = self.config.train
                 if t.binary_head == "probe":
                     head = get_module(model, self.spec.head)
-                    fit_probe(head, self._pair_features(model, head, a, b), targets,
-                              seed=self.config.seed + 7919 * a + b)
+                    fit_probe(head, self._pair_features(model, head, a, b), targets)
                 log = fit(model, images, targets, lr=t.binary_lr, epochs=t.binary_max_epochs,
                           batch_size=t.batch_size, device=self.device, seed=self.config.seed + 7919 * a + b,
                           hflip=t.hflip, plateau_patience=10 ** 6, stop_accuracy=t.binary_stop_accuracy)
@@ -337,12 +342,13 @@ class Pipeline:
         would otherwise pass every training image through that body 19 times)."""
         import torch
 
-        h, shared = self.train_holdout, self.config.train.binary_init == "multiclass"
+        shared = self.config.train.binary_init == "multiclass"
 
         def compute(c: int) -> torch.Tensor:
-            return pooled_features(model, head, self.train_split.images[self.holdout_split(c, h)[0]], self.device)
+            images = self.train_split.images[self.holdout_split(c, self.train_holdout)[0]]
+            return pooled_features(model, head, images, self.device)
 
-        return torch.cat([self._probe_features.get((c, h), lambda c=c: compute(c)) if shared else compute(c)
+        return torch.cat([self._probe_features.get(c, lambda c=c: compute(c)) if shared else compute(c)
                           for c in (a, b)])
 
     def has_binary(self, a: int, b: int) -> bool:

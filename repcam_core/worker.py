@@ -1,9 +1,10 @@
 """Heavy steps in a child process, so that the process asking for them stays responsive.
 
 The app's server renders pages in Python threads; training in the same process competes with
-them for the GIL (the Baseline's multi-class model took 80 s there against about 50 s in the CLI)
-and slows every page while it runs. A :class:`Worker` runs each step in one long-lived child
-process (``python -m repcam_core.worker``) at a lower CPU priority, which writes the artifacts into
+them for the GIL (the Baseline's multi-class model took 86-98 s there against 76-79 s in a worker
+and about 74 s in the CLI, the same day: the README's live-demo figures) and slows every page.
+A :class:`Worker` runs each step in one long-lived child process (``python -m repcam_core.worker``)
+at a lower CPU priority, which writes the artifacts into
 the shared cache; the caller then loads them from the cache as usual (the cache's file locks make
 any concurrent in-process request wait for the child's entry instead of computing it again).
 
@@ -108,15 +109,16 @@ class Worker:
         return None
 
     def close(self) -> None:
-        """End the child (it finishes nothing more)."""
-        with self._lock:
-            self._kill()
+        """End the child (it finishes nothing more). Takes no lock: a caller blocked in
+        :meth:`run` holds it until the child answers, and then reads the child's end instead
+        (it raises WorkerError), so a server shutting down never waits for a task."""
+        self._kill()
 
     def _kill(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
-        self._proc = None
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
     @property
     def pid(self) -> int | None:
@@ -125,7 +127,7 @@ class Worker:
     def _start(self) -> subprocess.Popen[str]:
         if self._proc is not None and self._proc.poll() is None:
             return self._proc
-        env = {**(self.env or os.environ), "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
+        env = {"OMP_WAIT_POLICY": "PASSIVE", **(self.env or os.environ),  # see cli.quiet_threads
                "REPCAM_WORKER_NICE": str(self.nice), "REPCAM_WORKER_PARENT": str(os.getpid())}
         self._proc = subprocess.Popen([sys.executable, "-m", "repcam_core.worker"], stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, text=True, bufsize=1, env=env)
@@ -142,38 +144,16 @@ def _error(kind: str, message: str) -> RepCAMError:
 
 
 # ---------------------------------------------------------------------------------- the child
-class _ChannelProgress:
-    """A :class:`repcam_core.progress.Progress` that writes progress lines to the channel."""
-
-    def __init__(self, send: Callable[[dict], None]) -> None:
-        self.send = send
-
-    def task(self, description: str, total: int):
-        import contextlib
-        import time
-
-        @contextlib.contextmanager
-        def cm():
-            start, state = time.monotonic(), {"done": 0}
-            self.send({"progress": [description, 0, total, 0.0]})
-
-            def step(n: int = 1) -> None:
-                state["done"] += n
-                self.send({"progress": [description, state["done"], total, time.monotonic() - start]})
-
-            yield step
-
-        return cm()
-
-
 def _do(pipelines: dict, request: dict, send: Callable[[dict], None]) -> None:
     from repcam_core.config import RunConfig
     from repcam_core.pipeline import Pipeline
+    from repcam_core.progress import CallbackProgress
 
     key = (json.dumps(request["config"], sort_keys=True), request["cache"])
     p = pipelines.pop(key, None)
     if p is None:
-        p = Pipeline(RunConfig.from_dict(request["config"]), cache=request["cache"], progress=_ChannelProgress(send))
+        progress = CallbackProgress(lambda *step: send({"progress": list(step)}))
+        p = Pipeline(RunConfig.from_dict(request["config"]), cache=request["cache"], progress=progress)
     pipelines[key] = p  # most recently used last; the oldest beyond KEEP_PIPELINES go (and their models)
     while len(pipelines) > KEEP_PIPELINES:
         pipelines.pop(next(iter(pipelines)))
@@ -225,12 +205,11 @@ def main() -> None:
         try:
             _do(pipelines, json.loads(line), send)
             send({"ok": True})
-        except RepCAMError as exc:
-            send({"error": str(exc), "kind": type(exc).__name__})
-        except Exception as exc:  # a bug: report it, keep serving
-            import traceback
+        except Exception as exc:  # a RepCAM error is the user's; anything else is a bug: logged, and
+            if not isinstance(exc, RepCAMError):  # the child keeps serving either way
+                import traceback
 
-            traceback.print_exc()
+                traceback.print_exc()
             send({"error": str(exc), "kind": type(exc).__name__})
 
 

@@ -110,7 +110,7 @@ def test_probe_head_starts_a_binary_model_that_already_separates_its_pair(tmp_pa
     import torch
 
     from repcam_core.models.backbones import get_module, replace_head
-    from repcam_core.train import predict_proba, probe_head
+    from repcam_core.train import fit_probe, pooled_features, predict_proba
 
     p = tiny_pipeline
     ia, ib = p.single_label(0), p.single_label(3)
@@ -119,7 +119,8 @@ def test_probe_head_starts_a_binary_model_that_already_separates_its_pair(tmp_pa
     model = replace_head(copy.deepcopy(p.multiclass_model()).cpu(), p.spec, 2, seed=0, zero=True)
     before = predict_proba(model, images, p.device).argmax(1)
     assert (before == targets).float().mean() <= 0.6  # zero head: every image gets the same answer
-    probe_head(model, get_module(model, p.spec.head), images, targets, p.device)
+    head = get_module(model, p.spec.head)
+    fit_probe(head, pooled_features(model, head, images, p.device), targets)
     after = (predict_proba(model, images, p.device).argmax(1) == targets).float().mean()
     assert after >= 0.9, after
     probed = Pipeline(p.config.with_(train={"binary_head": "probe"}), cache=p.cache)

@@ -117,3 +117,26 @@ def test_a_caller_that_gives_up_mid_task_leaves_no_answer_for_the_next_request(t
     assert worker.pid is None
     with pytest.raises(ConfigError, match="two different classes"):
         worker.run(config, str(tmp_path), ["binary", 1, 1])
+
+
+def test_closing_while_a_task_runs_ends_the_child_at_once(tmp_path, worker):
+    """A server shutting down closes its workers while a job thread waits on one: the close does
+    not wait for the task, and the waiting caller gets WorkerError."""
+    import threading
+
+    started, errors = threading.Event(), []
+
+    def run():
+        try:
+            worker.run(tiny_config(), str(tmp_path), ["run", "Top1"], lambda *_: started.set())  # 30 s and more
+        except WorkerError as exc:
+            errors.append(exc)
+
+    caller = threading.Thread(target=run)
+    caller.start()
+    assert started.wait(60)
+    t0 = time.monotonic()
+    worker.close()
+    caller.join(30)
+    assert time.monotonic() - t0 < 5 and not caller.is_alive()
+    assert len(errors) == 1 and worker.pid is None

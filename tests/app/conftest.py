@@ -62,3 +62,13 @@ def serve_on():
 def _local_server(serve_on):
     """App tests run as on ``make app`` (127.0.0.1) unless they call ``serve_on`` themselves."""
     serve_on("127.0.0.1")
+
+
+@pytest.fixture(autouse=True)
+def no_ambient_warmup_or_workers(monkeypatch):
+    """A shell that exported ``REPCAM_WARMUP``/``REPCAM_WORKER`` (e.g. after running the app) does
+    not switch the AppTests' jobs to the warm-up or to worker processes; tests set them themselves."""
+    from repcam_app import settings
+
+    monkeypatch.delenv(settings.WARMUP_ENV, raising=False)
+    monkeypatch.delenv(settings.WORKER_ENV, raising=False)

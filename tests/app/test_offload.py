@@ -3,12 +3,34 @@ lane's child process (with its progress on the job) and the server only loads th
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from repcam_app import settings
 from repcam_app.jobs import JobRegistry
 from repcam_core.pipeline import Pipeline
 from repcam_testing import tiny_config
+
+
+@pytest.fixture(autouse=True)
+def close_workers():
+    """The workers these tests start end with each test (not with the pytest session)."""
+    yield
+    from repcam_app.jobs import LANES
+    from repcam_app.offload import worker
+
+    for lane in LANES:
+        worker(lane).close()
+    worker.clear()
+
+
+def _wait(reg: JobRegistry, job, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while job.active:
+        if time.monotonic() > deadline:
+            pytest.fail(f"{job.describe()} still running after {seconds} s")
+        reg.wait(0.05)
 
 
 @pytest.fixture
@@ -31,7 +53,8 @@ def test_with_workers_on_the_job_trains_in_the_lanes_child_and_shows_its_progres
     reg = JobRegistry(max_jobs=2)
     seen: list[str] = []
     job = reg.submit("k", "multiclass", offloaded(p, ["multiclass"], p.multiclass_model), lane="interactive")
-    while job.active:
+    deadline = time.monotonic() + 120
+    while job.active and time.monotonic() < deadline:
         if job.task:
             seen.append(f"{job.task} {job.done}/{job.total}")
         reg.wait(0.05)
@@ -40,7 +63,7 @@ def test_with_workers_on_the_job_trains_in_the_lanes_child_and_shows_its_progres
     assert any(s.startswith("multi-class") for s in seen), seen
     name, fn, _ = binary_job(p, 0, 1)
     batch = reg.submit("k", name, fn, lane="batch")
-    reg.wait(120)
+    _wait(reg, batch)
     assert batch.status == "done", batch.error
     assert p.has_binary(0, 1)
     assert worker("interactive") is not worker("batch")
@@ -54,7 +77,7 @@ def test_with_workers_off_the_job_runs_in_the_server_thread(tmp_path, monkeypatc
     p = Pipeline(tiny_config(seed=72), cache=tmp_path)
     reg = JobRegistry(max_jobs=1)
     job = reg.submit("k", "multiclass", offloaded(p, ["multiclass"], p.multiclass_model), lane="interactive")
-    reg.wait(120)
+    _wait(reg, job)
     assert job.status == "failed" and "trained in the server process" in job.error
 
 
@@ -65,5 +88,5 @@ def test_a_workers_repcam_error_fails_the_job_with_its_message(tmp_path, monkeyp
     p = Pipeline(tiny_config(seed=73), cache=tmp_path)
     reg = JobRegistry(max_jobs=1)
     job = reg.submit("k", "pair", offloaded(p, ["binary", 2, 2], lambda: None), lane="interactive")
-    reg.wait(120)
+    _wait(reg, job)
     assert job.status == "failed" and "two different classes" in job.error

@@ -10,7 +10,7 @@ import pytest
 from repcam_app import state
 from repcam_testing import tiny_config
 
-from apptest_kit import open_page, serve_config
+from apptest_kit import ok, open_page, serve_config
 
 
 SEEDS = iter(range(11, 100))
@@ -102,8 +102,8 @@ def test_no_warm_up_without_the_switch_or_in_a_read_only_demo(fresh_env, monkeyp
 @pytest.mark.parametrize("page", ["home", "explorer", "similarity", "clustering", "results"])
 def test_on_a_first_start_every_page_renders_at_once_while_the_world_is_generated(page, tmp_path, monkeypatch):
     """A fresh cache: the embedded world is not on disk. The first run of each page draws at once
-    (Home its status table) instead of blocking until the world exists; the generation job's
-    progress is shown, and once it is done the page shows the real thing."""
+    (Home its status table) instead of blocking until the world exists, with the generation job's
+    progress; the job generates the world, and Home's next run shows the real statuses."""
     from repcam_app.jobs import registry
     from repcam_core.data.sources import dataset_pending
 
@@ -111,7 +111,7 @@ def test_on_a_first_start_every_page_renders_at_once_while_the_world_is_generate
     serve_config(cfg, tmp_path, monkeypatch)
     assert dataset_pending(cfg.dataset, tmp_path / "cache", cfg.world)
     at = open_page(page)
-    assert not at.exception and not at.error
+    ok(at)
     assert any("Generating the embedded dataset" in i.value for i in at.info)
     if page == "home":
         assert set(at.table[0].value["status"]) == {"waiting for the dataset"}
@@ -119,6 +119,6 @@ def test_on_a_first_start_every_page_renders_at_once_while_the_world_is_generate
     assert not dataset_pending(cfg.dataset, tmp_path / "cache", cfg.world)
     if page == "home":
         at.run()
-        assert not at.exception and not at.error
+        ok(at)
         status = at.table[0].value["status"].tolist()
         assert status[0] == "not yet" and "0 / 15" in status[3]
