@@ -51,8 +51,10 @@ with guard():
             pass
 
 with st.expander("Evaluate more modes for this configuration", expanded=mine is None):
-    chosen = st.multiselect("Modes", valid, default=[m for m in ("Baseline", "S-1+A+F") if m in valid],
-                            key=state.RES_MODES)
+    # the default through session state (the key persists across pages: a default= beside it is
+    # ignored and makes Streamlit log a warning on every visit)
+    ss[state.RES_MODES] = [m for m in ss.get(state.RES_MODES, ["Baseline", "S-1+A+F"]) if m in valid]
+    chosen = st.multiselect("Modes", valid, key=state.RES_MODES)
     if settings.read_only():
         st.caption(READ_ONLY_NOTE)
     if st.button("Evaluate", key="res_run", disabled=settings.read_only() or not chosen):
