@@ -15,6 +15,27 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI and the app do
 
 from repcam_testing import tiny_config  # noqa: E402
 
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+"""``../shared/data`` beside the checkout: the real photos and masks (never copied into the project)."""
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real data directory ``../shared/data``: the one way tests find it.
+
+    Absent: the test fails under ``CI=true`` (CI always has it, so a missing copy is a broken
+    checkout, not a reason to pass untested) and is skipped elsewhere, saying why."""
+    if not SHARED_DATA.is_dir():
+        message = f"{SHARED_DATA} is absent (the real photos and masks beside the checkout)"
+        if _in_ci():
+            pytest.fail(message + "; CI must have it", pytrace=False)
+        pytest.skip(message)
+    return SHARED_DATA
+
 
 @pytest.fixture(scope="session")
 def tiny_cache(tmp_path_factory) -> Path:
