@@ -36,11 +36,11 @@ class TrainConfig:
     ``binary_head``: how a binary model's new 2-way head starts: "zero", or "probe" (a logistic
     regression fitted on the initial model's pooled features of the pair's training images, then
     everything fine-tuned: linear probing then fine-tuning).
-    ``frozen_batchnorm``: BatchNorm layers keep their (ImageNet) running statistics while the
-    multi-class and binary models train (eval mode; their scale and shift still train). In train
-    mode a small batch of two classes renormalises every feature by its own statistics, so the
-    probe fitted on the initial model's features misclassifies its own training images (the
-    photos preset's docstring gives the figures).
+    ``binary_frozen_batchnorm``: a binary model's BatchNorm layers keep their running statistics
+    (those of its initial model) while it trains (eval mode; their scale and shift still train).
+    In train mode a batch of two classes renormalises every feature by its own statistics, so
+    the probe fitted on the initial model's features misclassifies the pair's training images
+    and the stopping rule waits epochs for the body to adapt (figures in :func:`photos_config`).
     """
 
     lr: float = 2e-3
@@ -57,7 +57,7 @@ class TrainConfig:
     binary_init: BinaryInit = "multiclass"
     schedule: str = "plateau"
     binary_head: str = "probe"
-    frozen_batchnorm: bool = False
+    binary_frozen_batchnorm: bool = False
 
     def __post_init__(self) -> None:
         _check(self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
@@ -212,10 +212,12 @@ def photos_config(**overrides: Any) -> RunConfig:
 
     PROVISIONAL: measured figures and the reason for each choice follow.
     """
-    train = TrainConfig(lr=1e-4, batch_size=24, epochs=5, plateau_patience=5, plateau_factor=0.5,
+    train = TrainConfig(lr=3e-4, batch_size=24, epochs=3, plateau_patience=5, plateau_factor=0.5,
                         multiclass_init="imagenet", binary_lr=1e-4, binary_max_epochs=10,
-                        binary_stop_accuracy=0.95, binary_init="imagenet", binary_head="probe")
-    base = RunConfig(backbone="efficientnet_lite0", image_size=224, preset="photos", train=train)
+                        binary_stop_accuracy=0.95, binary_init="imagenet", binary_head="probe",
+                        binary_frozen_batchnorm=True)
+    base = RunConfig(backbone="efficientnet_lite0", image_size=224, preset="photos", train=train,
+                     similarity_temperature=3.0, similarity_holdout=0.0)
     return base.with_(**overrides) if overrides else base
 
 

@@ -69,6 +69,9 @@ def add_common(p: argparse.ArgumentParser) -> None:
     t.add_argument("--binary-head", choices=["probe", "zero"], default=None,
                    help="a binary model's new head: probe (default: logistic regression on the initial features, "
                         "then fine-tuning) or zero")
+    t.add_argument("--binary-frozen-bn", action=argparse.BooleanOptionalAction, default=None,
+                   dest="binary_frozen_batchnorm",
+                   help="binary models keep their initial BatchNorm statistics while training (the photos preset's)")
     g.add_argument("--labels", choices=["masks", "xml"], default=None,
                    help="VOC training labels: masks (default: the segmentation split's masks) or xml "
                         "(Annotations/*.xml for ImageSets/Main/<train-split>, default trainval: the paper's ~11k images)")
@@ -87,7 +90,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
 _RUN_FIELDS = ("dataset", "backbone", "similarity_backbone", "cam_method", "device", "seed", "image_size",
                "train_split", "eval_split", "n_clusters", "min_cluster_size", "threshold", "classes",
                "calibration_split", "bootstrap", "clustering", "similarity_temperature", "similarity_holdout")
-_TRAIN_FIELDS = ("epochs", "binary_max_epochs", "batch_size", "lr", "binary_lr", "binary_init", "binary_head")
+_TRAIN_FIELDS = ("epochs", "binary_max_epochs", "batch_size", "lr", "binary_lr", "binary_init", "binary_head",
+                 "binary_frozen_batchnorm")
 
 
 def build_config(args: argparse.Namespace):
