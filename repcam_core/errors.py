@@ -30,6 +30,11 @@ class WeightsNotFoundError(RepCAMError):
     """Pretrained weights were asked for but are not in the local torch cache."""
 
 
+class WeightsFileError(WeightsNotFoundError):
+    """A pretrained weights file is there but unusable: truncated, not a state dict, or another
+    model's weights (keys or shapes that do not match). The message names the file."""
+
+
 class CacheVersionError(RepCAMError):
     """An artifact in the cache was written by an incompatible RepCAM version."""
 

@@ -8,14 +8,13 @@ live in :mod:`repcam_core.experiment`.
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 from collections import OrderedDict
 from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -218,7 +217,8 @@ class Pipeline:
         common = {"batch_size": t.batch_size, "hflip": t.hflip, "seed": self.config.seed}
         if binary:
             key = {**common, "lr": t.binary_lr, "max_epochs": t.binary_max_epochs,
-                   "stop_accuracy": t.binary_stop_accuracy, "init": t.binary_init, "head": t.binary_head}
+                   "stop_accuracy": t.binary_stop_accuracy, "init": t.binary_init, "head": t.binary_head,
+                   **({"frozen_bn": True} if t.binary_frozen_batchnorm else {})}  # earlier keys stay valid
             if self.train_holdout > 0:  # binary models see the same images as the multi-class one
                 key["holdout"] = self.train_holdout
             return key
@@ -327,7 +327,8 @@ class Pipeline:
                     fit_probe(head, self._pair_features(model, head, a, b), targets)
                 log = fit(model, images, targets, lr=t.binary_lr, epochs=t.binary_max_epochs,
                           batch_size=t.batch_size, device=self.device, seed=self.config.seed + 7919 * a + b,
-                          hflip=t.hflip, plateau_patience=10 ** 6, stop_accuracy=t.binary_stop_accuracy)
+                          hflip=t.hflip, plateau_patience=10 ** 6, stop_accuracy=t.binary_stop_accuracy,
+                          frozen_batchnorm=t.binary_frozen_batchnorm)
                 _save_model(tmp, model, log)
 
             model = self.cache.get_or_create("binary", self.binary_key(a, b), create,
@@ -337,12 +338,12 @@ class Pipeline:
 
     def _pair_features(self, model: nn.Module, head: nn.Module, a: int, b: int) -> torch.Tensor:
         """The probe's input for pair (a, b): ``model``'s pooled features [n_a + n_b, D] of the pair's
-        training images, class a's first. Binary models initialised from the multi-class model all
-        start from the same body, so each class's are computed once per pipeline (a pairwise run
-        would otherwise pass every training image through that body 19 times)."""
+        training images, class a's first. Binary models initialised from the multi-class model (or
+        from ImageNet) all start from the same body, so each class's are computed once per pipeline
+        (a pairwise run would otherwise pass every training image through that body C - 1 times)."""
         import torch
 
-        shared = self.config.train.binary_init == "multiclass"
+        shared = self.config.train.binary_init in ("multiclass", "imagenet")
 
         def compute(c: int) -> torch.Tensor:
             images = self.train_split.images[self.holdout_split(c, self.train_holdout)[0]]
@@ -358,8 +359,6 @@ class Pipeline:
         init = self.config.train.binary_init
         seed = self.config.seed + 7919 * a + b
         if init == "multiclass":
-            import copy
-
             model = copy.deepcopy(self.multiclass_model()).cpu()
         else:
             model = create_model(self.config.backbone, 2, init=init, seed=seed)

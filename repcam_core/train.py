@@ -73,6 +73,7 @@ def fit(
     stop_accuracy: float | None = None,
     on_epoch: "callable | None" = None,
     schedule: str = "plateau",
+    frozen_batchnorm: bool = False,
 ) -> TrainLog:
     """Train ``model`` in place with Adam and cross-entropy.
 
@@ -83,6 +84,8 @@ def fit(
         on_epoch: called with (epoch, loss, accuracy) after each epoch.
         schedule: "plateau" (ReduceLROnPlateau on the epoch loss) or "onecycle" (OneCycleLR up to
             ``lr`` over every batch of the ``epochs``: a short warm-up, then cosine annealing).
+        frozen_batchnorm: BatchNorm layers stay in eval mode (their running statistics are used
+            and kept; their scale and shift still train). The model ends in eval mode either way.
     """
     import torch
     import torch.nn.functional as F
@@ -93,6 +96,10 @@ def fit(
     start = time.monotonic()
     gen = torch.Generator().manual_seed(seed)
     model.to(device).train()
+    if frozen_batchnorm:
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.eval()
     # Channels-last on every device: on CPU oneDNN's NHWC convolutions are up to 2x faster
     # (bench/RESULTS.md); the weights' values are unchanged, only their memory layout.
     model.to(memory_format=torch.channels_last)

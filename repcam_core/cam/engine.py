@@ -137,6 +137,21 @@ def _bn_affine(scale: torch.Tensor, shift: torch.Tensor, x: torch.Tensor) -> tor
     return torch.addcmul(shift, x, scale)
 
 
+def _bn_affine_then(after: nn.Module, scale: torch.Tensor, shift: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return after(torch.addcmul(shift, x, scale))
+
+
+def _after_batchnorm(m: nn.Module) -> nn.Module | None:
+    """What an eval BatchNorm module applies after its affine map: ``nn.Identity()`` for a plain
+    ``nn.BatchNorm2d``, dropout then activation for timm's ``BatchNormAct2d`` (EfficientNet-Lite0),
+    None for any other subclass (its forward may do more: it is left alone)."""
+    if type(m) is nn.BatchNorm2d:
+        return nn.Identity()
+    if type(m).__name__ == "BatchNormAct2d" and type(m).__module__.startswith("timm."):
+        return nn.Sequential(m.drop, m.act)
+    return None
+
+
 @contextlib.contextmanager
 def affine_batchnorm(model: nn.Module, enabled: bool = True) -> Iterator[nn.Module]:
     """Run every eval-mode 2-D BatchNorm as one fused ``x * scale + shift`` for the block.
@@ -144,14 +159,16 @@ def affine_batchnorm(model: nn.Module, enabled: bool = True) -> Iterator[nn.Modu
     In eval mode BatchNorm is exactly that per-channel affine map (scale = weight / sqrt(var +
     eps), shift = bias - mean * scale); as one ``addcmul`` its forward and its input gradient are
     single elementwise passes, cheaper than ``native_batch_norm`` and its backward on CPU (about
-    2x on channels-last tensors). Values agree to float rounding. Modules in training mode, or
-    without running statistics, are left alone; the original ``forward`` is restored on exit.
+    2x on channels-last tensors). Values agree to float rounding. timm's ``BatchNormAct2d`` keeps
+    its activation after the affine map; other subclasses, modules in training mode and modules
+    without running statistics are left alone; the original ``forward`` is restored on exit.
     """
     patched: list[nn.Module] = []
     try:
         if enabled:
             for m in model.modules():
-                if (isinstance(m, nn.BatchNorm2d) and not m.training and m.running_var is not None
+                after = _after_batchnorm(m)
+                if (after is not None and not m.training and m.running_var is not None
                         and "forward" not in m.__dict__):
                     with torch.no_grad():
                         scale = torch.rsqrt(m.running_var + m.eps)
@@ -160,7 +177,10 @@ def affine_batchnorm(model: nn.Module, enabled: bool = True) -> Iterator[nn.Modu
                         shift = -m.running_mean * scale
                         if m.bias is not None:
                             shift = shift + m.bias
-                    m.forward = functools.partial(_bn_affine, scale[:, None, None], shift[:, None, None])
+                    fused = (functools.partial(_bn_affine, scale[:, None, None], shift[:, None, None])
+                             if isinstance(after, nn.Identity) else
+                             functools.partial(_bn_affine_then, after, scale[:, None, None], shift[:, None, None]))
+                    m.forward = fused
                     patched.append(m)
         yield model
     finally:

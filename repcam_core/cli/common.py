@@ -23,8 +23,11 @@ def add_common(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("experiment")
     g.add_argument("--dataset", default=None,
                    help="'embedded' (default: the generated world), a VOC-layout dir, voc:DIR or coco:DIR")
-    g.add_argument("--preset", choices=["embedded", "paper"], default=None,
-                   help="embedded (fast CPU defaults) or paper (sec. 4.2: 224 crop, batch 24, lr 1e-4, ...)")
+    from repcam_core.config import PRESETS
+
+    g.add_argument("--preset", choices=PRESETS, default=None,
+                   help="embedded (fast CPU defaults), paper (sec. 4.2: 224 crop, batch 24, lr 1e-4, ...) or photos "
+                        "(real photos on a CPU: EfficientNet-Lite0 from ImageNet, 224 crop; see the README)")
     g.add_argument("--config", default=None, metavar="FILE",
                    help="start from a JSON configuration (RunConfig.to_dict(), e.g. the 'config' of a results.json); "
                         "the options given override it")
@@ -66,6 +69,9 @@ def add_common(p: argparse.ArgumentParser) -> None:
     t.add_argument("--binary-head", choices=["probe", "zero"], default=None,
                    help="a binary model's new head: probe (default: logistic regression on the initial features, "
                         "then fine-tuning) or zero")
+    t.add_argument("--binary-frozen-bn", action=argparse.BooleanOptionalAction, default=None,
+                   dest="binary_frozen_batchnorm",
+                   help="binary models keep their initial BatchNorm statistics while training (the photos preset's)")
     g.add_argument("--labels", choices=["masks", "xml"], default=None,
                    help="VOC training labels: masks (default: the segmentation split's masks) or xml "
                         "(Annotations/*.xml for ImageSets/Main/<train-split>, default trainval: the paper's ~11k images)")
@@ -84,12 +90,13 @@ def add_common(p: argparse.ArgumentParser) -> None:
 _RUN_FIELDS = ("dataset", "backbone", "similarity_backbone", "cam_method", "device", "seed", "image_size",
                "train_split", "eval_split", "n_clusters", "min_cluster_size", "threshold", "classes",
                "calibration_split", "bootstrap", "clustering", "similarity_temperature", "similarity_holdout")
-_TRAIN_FIELDS = ("epochs", "binary_max_epochs", "batch_size", "lr", "binary_lr", "binary_init", "binary_head")
+_TRAIN_FIELDS = ("epochs", "binary_max_epochs", "batch_size", "lr", "binary_lr", "binary_init", "binary_head",
+                 "binary_frozen_batchnorm")
 
 
 def build_config(args: argparse.Namespace):
     """The RunConfig for these arguments: the preset, then every option that was given."""
-    from repcam_core.config import RunConfig, load_config_file, paper_config
+    from repcam_core.config import RunConfig, load_config_file, preset_config
 
     if getattr(args, "config", None):
         if args.preset:
@@ -98,7 +105,7 @@ def build_config(args: argparse.Namespace):
             raise ConfigError("give --config FILE or --preset, not both")
         base = load_config_file(args.config)
     else:
-        base = paper_config() if args.preset == "paper" else RunConfig()
+        base = preset_config(args.preset) if args.preset else RunConfig()
     run = {f: getattr(args, f) for f in _RUN_FIELDS if getattr(args, f, None) is not None}
     if getattr(args, "labels", None) == "xml":
         name = run.get("train_split") or "trainval"

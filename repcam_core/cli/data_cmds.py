@@ -18,26 +18,33 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def cmd_weights(args: argparse.Namespace) -> int:
+    from repcam_core.models.backbones import BACKBONES
     from repcam_core.models.weights import checkpoint_dir, weights_status
 
-    rows = weights_status()
+    rows = weights_status(BACKBONES.get(name) for name in BACKBONES.names())
     if args.json:
         print(json.dumps({"checkpoint_dir": str(checkpoint_dir()),
                           "backbones": [{"backbone": r.backbone, "present": r.present,
-                                         "path": None if r.path is None else str(r.path), "fetch": r.fetch}
+                                         "path": None if r.path is None else str(r.path), "fetch": r.fetch,
+                                         "source": r.origin or None}
                                         for r in rows]}))
         return 0
     print(f"ImageNet weights in {checkpoint_dir()} (set TORCH_HOME to use another torch cache):")
     width = max(len(r.backbone) for r in rows)
     for r in rows:
-        state = "present" if r.present else ("missing" if r.path is not None else "none")
-        print(f"  {r.backbone:<{width}}  {state:<8} {r.path.name if r.path is not None else ''}")
-    missing = [r for r in rows if r.path is not None and not r.present]
+        state = "present" if r.present else ("missing" if r.kind != "none" else "none")
+        name = r.path.name if r.path is not None else ""
+        where = f" (from {r.origin}: {r.path})" if r.kind == "package" and r.path is not None else ""
+        print(f"  {r.backbone:<{width}}  {state:<8} {name}{where}".rstrip())
+    missing = [r for r in rows if r.kind == "torchvision" and not r.present]
     if missing:
         print("To fetch the missing ones, run on a machine with internet access, then copy the files "
               f"into {checkpoint_dir()}:")
         for r in missing:
             print(f"  {r.fetch}")
+    for r in rows:
+        if r.kind == "package" and not r.present:
+            print(f"To get {r.backbone}'s: {r.fetch}")
     return 0
 
 
@@ -53,6 +60,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="images per class of the calibration split (thresholds are chosen there, not on val)")
     d.set_defaults(fn=cmd_demo_data)
 
-    wp = sub.add_parser("weights", help="which backbones have ImageNet weights in the local torch cache")
+    wp = sub.add_parser("weights", help="which backbones have ImageNet weights here (torch cache, installed packages)")
     wp.add_argument("--json", action="store_true", help="print the result as one JSON object")
     wp.set_defaults(fn=cmd_weights)
