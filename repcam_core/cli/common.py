@@ -22,7 +22,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
     backbones, methods = registries()
     g = p.add_argument_group("experiment")
     g.add_argument("--dataset", default=None,
-                   help="'embedded' (default: the generated world), a VOC-layout dir, voc:DIR or coco:DIR")
+                   help="'embedded' (default: the generated world), a VOC-layout dir, voc:DIR, coco:DIR or pets:DIR "
+                        "(Oxford-IIIT Pet)")
     g.add_argument("--preset", choices=["embedded", "paper"], default=None,
                    help="embedded (fast CPU defaults) or paper (sec. 4.2: 224 crop, batch 24, lr 1e-4, ...)")
     g.add_argument("--config", default=None, metavar="FILE",
