@@ -408,12 +408,21 @@ class Pipeline:
             key["algorithm"] = self.config.clustering
         return key
 
+    @property
+    def cluster_sizes(self) -> tuple[int, int]:
+        """(N, minimum size) S-k clusters with: the configuration's, the minimum lowered to
+        ``floor(C / N)`` when N clusters of that size do not fit in C classes; ConfigError when
+        ``N > C`` (:func:`repcam_core.method.feasibility.cluster_sizes`)."""
+        from repcam_core.method.feasibility import cluster_sizes
+
+        return cluster_sizes(self.config.n_clusters, self.config.min_cluster_size, self.num_classes)
+
     def clustering(self, n_clusters: int | None = None, min_size: int | None = None,
                    seed: int | None = None) -> ClusterResult:
         """B clustered by the configuration's algorithm (default the improved k-means, sec. 3.1.3);
-        N, minimum size and seed default to the configuration's."""
-        n = self.config.n_clusters if n_clusters is None else n_clusters
-        m = self.config.min_cluster_size if min_size is None else min_size
+        N, minimum size and seed default to :attr:`cluster_sizes` and the configuration's seed."""
+        n = self.cluster_sizes[0] if n_clusters is None else n_clusters
+        m = self.cluster_sizes[1] if min_size is None else min_size
         s = self.config.seed if seed is None else seed
 
         def create(tmp: Path) -> None:
