@@ -214,8 +214,8 @@ class Experiment:
         (a setting the paper's values fit leaves the key as earlier versions wrote it)."""
         cfg = self.p.config
         calib = self.p.calibration_split_name
-        common = {"mode": mode.name, "version": RESULTS_VERSION, "thresholds": self.thresholds,
-                  "split": cfg.eval_split, "calibration": None if calib is None else [calib, self.p.split_fingerprint("calib")]}
+        common = {"mode": mode.name, "version": RESULTS_VERSION, "thresholds": self.thresholds, "split": cfg.eval_split,
+                  "calibration": None if calib is None else [calib, self.p.split_fingerprint("calib")]}
         if not mode.needs_model:  # the masks alone: no model, backbone or CAM method
             return {**common, "data": self.p.data_key, **reference_key(mode)}
         key = {"mode": mode.name, "version": RESULTS_VERSION, "multiclass": self.p.multiclass_key(),

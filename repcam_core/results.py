@@ -106,14 +106,14 @@ class Results:
             w.writerow(row)
         return buf.getvalue()
 
-    def notes(self) -> list[str]:
-        """One line per adapted mode, per reference width and per mode left out (plain text)."""
+    def notes(self, not_run: bool = True) -> list[str]:
+        """One line per adapted mode, per reference width and (``not_run``) per mode left out."""
         lines = [f"note: {m} adapted to this dataset: {n}" for m, n in self.adapted.items()]
         for m, r in self.modes.items():
             if r.widths:
                 lines.append(f"note: {m}: Gaussian width (sd / crop side) chosen on the calibration split: "
                              + ", ".join(f"{p} {w:g}" for p, w in r.widths.items()))
-        return lines + [f"note: {m} not run: {why}" for m, why in self.not_run.items()]
+        return lines + [f"note: {m} not run: {why}" for m, why in (self.not_run.items() if not_run else ())]
 
     def text(self) -> str:
         """The three protocols side by side with their 95 % intervals, then the paired

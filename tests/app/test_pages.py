@@ -91,8 +91,9 @@ def test_selection_rules(app_env):
     at.number_input(key=state.RULE_K).set_value(2).run()
     ok(at)
     assert at.dataframe[-1].value["representatives"].tolist() != reps_random
-    at.selectbox(key=state.RULE).set_value("Rank-a").run()  # needs 18 classes, has 6
-    assert not at.exception and at.error
+    at.selectbox(key=state.RULE).set_value("Rank-a").run()  # positions 3, 9, 14, 17 scaled to 1, 2, 4 of 5 others
+    ok(at)
+    assert [len(r.split(", ")) for r in at.dataframe[-1].value["representatives"]] == [3] * 6
 
 
 def test_explorer_toggles_change_fused_map_without_model_calls(app_env, monkeypatch):
