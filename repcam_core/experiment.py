@@ -217,7 +217,7 @@ class Experiment:
         common = {"mode": mode.name, "version": RESULTS_VERSION, "thresholds": self.thresholds, "split": cfg.eval_split,
                   "calibration": None if calib is None else [calib, self.p.split_fingerprint("calib")]}
         if not mode.needs_model:  # the masks alone: no model, backbone or CAM method
-            return {**common, "data": self.p.data_key, **reference_key(mode)}
+            return {**common, "data": self.p.eval_data_key, **reference_key(mode)}
         key = {"mode": mode.name, "version": RESULTS_VERSION, "multiclass": self.p.multiclass_key(),
                "binary": self.p.binary_key(0, 1) if mode.needs_binary else None,
                "similarity": self.p.similarity_key() if mode.needs_similarity else None,
@@ -346,7 +346,7 @@ class Experiment:
             if compare:
                 self.p.check_training_data()  # before any long work: a class without training images
         else:
-            self.p.check_decoded()  # everything cached: still, a damaged decoded split is found now
+            self.p.check_decoded(train=compare)  # all cached: still, a damaged decoded split is found now
         # Pairwise needs every model anyway: build it first so later modes only read the cache.
         if any(m.needs_pairwise for m in parsed):
             self.pairwise()

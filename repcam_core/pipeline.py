@@ -124,13 +124,13 @@ class Pipeline:
             step(1)
         return split.subset(self.class_subset) if subset and self.class_subset is not None else split
 
-    def check_decoded(self) -> None:
-        """Check the decoded files of the training, evaluation and calibration splits (torch-free);
-        a damaged one is decoded again now (with the warning that names it). What a run calls when
-        it finds every result in the cache and so decodes nothing itself."""
+    def check_decoded(self, train: bool = True) -> None:
+        """Check the decoded files of the training (unless ``train`` is False), evaluation and
+        calibration splits (torch-free); a damaged one is decoded again now (with the warning that
+        names it). What a run calls when it finds every result in the cache and decodes nothing."""
         from repcam_core.data.decoded_files import cache_path, intact
 
-        names = [self.config.train_split, self.config.eval_split, self.calibration_split_name]
+        names = [self.config.train_split if train else None, self.config.eval_split, self.calibration_split_name]
         for name in dict.fromkeys(n for n in names if n):
             path = cache_path(self.dataset, name, self.config.image_size, self.cache.root / "decoded",
                               self.fingerprint(name))
@@ -186,15 +186,15 @@ class Pipeline:
     @cached_property
     def data_key(self) -> dict[str, Any]:
         """Identity of the data every artifact depends on."""
-        ds = self.dataset
-        return {
-            "dataset": self.config.dataset if self.config.dataset == "embedded" else str(ds.root),
-            "world": dict(self.config.world),
-            "train": [self.config.train_split, self.fingerprint(self.config.train_split)],
-            "eval": [self.config.eval_split, self.fingerprint(self.config.eval_split)],
-            "classes": list(self.class_names),
-            "image_size": self.config.image_size,
-        }
+        return {**self.eval_data_key, "train": [self.config.train_split, self.fingerprint(self.config.train_split)]}
+
+    @cached_property
+    def eval_data_key(self) -> dict[str, Any]:
+        """:attr:`data_key` without the training split: what a map that needs no model depends on."""
+        cfg = self.config
+        return {"dataset": cfg.dataset if cfg.dataset == "embedded" else str(self.dataset.root),
+                "world": dict(cfg.world), "eval": [cfg.eval_split, self.fingerprint(cfg.eval_split)],
+                "classes": list(self.class_names), "image_size": cfg.image_size}
 
     def single_label(self, c: int) -> torch.Tensor:
         """Indices of training images whose only label is class ``c``."""
