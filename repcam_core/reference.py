@@ -37,8 +37,10 @@ from repcam_core.method.modes import Mode
 from repcam_core.protocols import ImageCounts, auc
 
 WIDTHS: tuple[float, ...] = (0.05, 0.075, 0.1, 0.125, 0.15, 0.175, 0.2, 0.225, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6,
-                             0.8, 1.0)
-"""Gaussian widths (standard deviations, in units of the crop's side) the calibration split picks from."""
+                             0.8, 1.0, 1.5, 2.0, 3.0, 5.0)
+"""Gaussian widths (standard deviations, in units of the crop's side) the calibration split picks from.
+The widest are nearly the whole image (at width 5 a pixel is kept below threshold 0.99), so where
+the whole image is the better prior the choice can tend to it rather than stop at the grid's end."""
 VOID = 255
 VERSION = 1
 """Bumped when a reference map's definition changes (its cached results' key)."""
