@@ -233,3 +233,22 @@ def test_upload_validation():
     Image.new("RGB", (50, 40), (200, 10, 10)).save(buf, format="JPEG")
     img = load_upload(buf.getvalue(), "ok.jpg", 32)
     assert img.shape == (3, 32, 32) and img.dtype.is_floating_point is False
+
+
+def test_results_page_shows_reference_maps_without_other_backbones(app_env):
+    """The reference maps need no model, so their cached results match every backbone's key: they
+    show under this backbone only, with the width notes, and add no empty column per backbone."""
+    import json
+
+    from repcam_core.config import RunConfig
+    from repcam_core.experiment import Experiment
+    from repcam_core.pipeline import Pipeline
+
+    cfg = RunConfig.from_dict(json.loads(Path(app_env["REPCAM_APP_CONFIG"]).read_text()))
+    core = Experiment(Pipeline(cfg, cache=app_env["REPCAM_CACHE"])).run(["Ref-Whole", "Ref-Centre"]).to_json()
+    at = open_page("results")
+    ok(at)
+    df = at.dataframe[0].value
+    assert [c for c in df.columns if not c.endswith("95% CI")] == ["tinynet"]
+    assert df.loc["Ref-Whole", "tinynet"] == pytest.approx(core["protocols"]["fixed"]["Ref-Whole"]["miou"])
+    assert any("Ref-Centre: Gaussian width" in c.value for c in at.caption)
