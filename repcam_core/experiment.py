@@ -31,7 +31,7 @@ from repcam_core.method.feasibility import ModePlan, Setting, check, plan_modes,
 from repcam_core.method.modes import Mode, comparison_classes, parse_mode
 from repcam_core.method.selection import RANK_A
 from repcam_core.pipeline import Pipeline
-from repcam_core.reference import reference_counts, reference_key
+from repcam_core.reference import reference_counts, reference_key, reference_map
 from repcam_core.protocols import (CURVE, ImageCounts, ProtocolValues, bootstrap_weights, count_pixels, curve_with,
                                    protocol_values, summarise, with_auc_of)
 from repcam_core.results import ModeResult, Results, aggregate_seeds
@@ -147,11 +147,16 @@ class Experiment:
     def fused_maps(self, c: int, comps: Sequence[int], mode: Mode, role: str = "eval") -> torch.Tensor:
         """The map ``[n, s, s]`` of class c's images under ``mode``: the average over the comparison
         classes ``comps`` of their maps (binary models or contrasts, per ``mode.source``), or the
-        multi-class model's own map when ``comps`` is empty (Baseline, Baseline+A)."""
+        multi-class model's own map when ``comps`` is empty (Baseline, Baseline+A); a reference
+        map at full size (Ref-Centre at the width its fixed protocol chose)."""
         import torch
 
         from repcam_core.cam import fusion
 
+        if not mode.needs_model:
+            width = self.evaluate_mode(mode).widths["fixed"] if mode.reference == "centre" else None
+            one = torch.from_numpy(reference_map(mode, self.p.config.image_size, width))
+            return one.expand(len(self.maps.indices(c, role)), *one.shape)
         kind = "multi" if mode.multilayer else "single"
         if not comps:
             return fusion.normalise(self.baseline_maps(c, role)[kind].float())

@@ -58,6 +58,11 @@ def centre_map(size: int, width: float) -> np.ndarray:
     return _gauss(squared_distances(size).astype(np.float64), size, width)
 
 
+def reference_map(mode: Mode, size: int, width: float | None = None) -> np.ndarray:
+    """``float32 [S, S]``: 1 everywhere (Ref-Whole) or the centred Gaussian of ``width`` (Ref-Centre)."""
+    return np.ones((size, size), np.float32) if mode.reference == "whole" else centre_map(size, float(width))
+
+
 def _gauss(d2: np.ndarray, size: int, width: float) -> np.ndarray:
     d2_side = d2 / (2.0 * size) ** 2
     return np.exp(-d2_side / (2.0 * width * width)).astype(np.float32)

@@ -85,6 +85,8 @@ def test_the_whole_image_scores_each_class_share_of_its_images(dataset, tmp_path
     values = {p: data["protocols"][p]["Ref-Whole"]["miou"] for p in ("fixed", "calibrated", "auc")}
     assert set(values.values()) == {round(100 * (red + green) / 2, 2)}  # a flat curve: the same under every protocol
     assert data["vs_baseline"]["fixed"] == {}  # no Baseline: nothing was trained to compare with
+    wsss = exp.evaluate_wsss("Ref-Whole", 0.15)  # each image's pixels all go to its first class
+    assert wsss["iou"] == pytest.approx([0.0, 96 / 720, 32 / (256 + 16)], abs=1e-12)
     assert not (tmp_path / "c" / "multiclass").exists()
 
 
