@@ -53,6 +53,10 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         print(f"({res.iterations} passes, {'converged' if res.converged else 'stopped at max passes'})")
     else:
         print(f"({p.config.clustering} clustering)")
+    n, m = p.cluster_sizes
+    if m != p.config.min_cluster_size:
+        print(f"note: {n} clusters of at least {p.config.min_cluster_size} classes do not fit {p.num_classes} classes: "
+              f"minimum size lowered to {m}, as runs of S-k do")
     return 0
 
 

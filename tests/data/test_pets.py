@@ -5,6 +5,7 @@ defaults of ``pets:``, and one ``repcam: error:`` line naming the file for each 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -143,7 +144,8 @@ def test_an_image_of_a_split_missing_from_list_is_named(small, tmp_path, capsys)
 def test_a_whole_breed_missing_from_list_is_named(small, tmp_path, capsys):
     listing = small / "annotations" / "list.txt"
     listing.write_text("".join(ln + "\n" for ln in listing.read_text().splitlines() if not ln.startswith("Bengal_")))
-    assert "Bengal_1 is not in" in _error(capsys, small, tmp_path)
+    line = _error(capsys, small, tmp_path)
+    assert re.search(r"annotations/(trainval|test)\.txt line \d+: Bengal_\d+ is not in .*list\.txt", line)
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -199,3 +201,15 @@ def test_an_empty_split_and_an_unknown_split_are_named(small):
     (small / "annotations" / "test.txt").unlink()
     with pytest.raises(DatasetError, match="missing annotations/test.txt"):
         PetDataset(small).split_ids("test")
+
+
+def test_an_unreadable_trimap_through_the_cli_is_one_warning_and_counted(small, tmp_path, capsys):
+    path = small / "annotations" / "trimaps" / "Bengal_7.png"  # a test image
+    path.write_bytes(b"not a png")
+    code = main(["run", "--dataset", f"pets:{small}", "--modes", "Ref-Whole", "--image-size", "16", "--quiet",
+                 "--cache", str(tmp_path / "c"), "--out", str(tmp_path / "o")])
+    out = capsys.readouterr()
+    assert code == 0 and "skipped 1 unreadable file(s)" in out.out
+    assert [ln for ln in out.err.splitlines() if ln.startswith("repcam: warning: skipping")] == [
+        f"repcam: warning: skipping {path}: cannot decode {path}: cannot identify image file '{path}'"]
+    assert json.loads((tmp_path / "o" / "results.json").read_text())["skipped_files"] == [str(path)]
