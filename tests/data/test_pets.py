@@ -33,7 +33,7 @@ def full(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def small(tmp_path) -> Path:
-    survived("malformed datasets tried")
+    survived("malformed Pet directories tried")
     return make_pets(tmp_path / "pets", breeds=("Abyssinian", "american_bulldog", "Bengal"), trainval=5, test=2)
 
 
