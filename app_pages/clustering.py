@@ -26,7 +26,7 @@ p = page_pipeline()
 B = require_similarity(p)
 names, C, cfg = list(p.class_names), p.num_classes, p.config
 ss = st.session_state
-min_size = p.cluster_sizes[1] if cfg.n_clusters <= C else cfg.min_cluster_size  # as a run adapts it
+min_size = Experiment(p).cluster_sizes[1] if cfg.n_clusters <= C else cfg.min_cluster_size  # as runs adapt it
 for key, default in ((state.KM_N, cfg.n_clusters), (state.KM_SEED, cfg.seed), (state.KM_MIN, min_size),
                      (state.RULE, "S-k"), (state.RULE_K, 1), (state.CMP_SEEDS, "0,1,2,3,4")):
     ss.setdefault(key, default)

@@ -90,8 +90,9 @@ st.dataframe(pd.concat([df, ci_df], axis=1).style.format("{:.2f}", na_rep="—",
 st.plotly_chart(ablation_bars(table, intervals, f"mIoU (%) per mode · {PROTOCOL_LABELS[proto]} · 95 % intervals"),
                 key="res_ablation")
 if mine is not None and (mine.adapted or any(r.widths for r in mine.modes.values())):
+    notes = " ".join(n.removeprefix("note: ") + "." for n in mine.notes(not_run=False))
     st.caption("Ref-Whole / Ref-Centre need no model (the whole image; a centred Gaussian whose width is chosen "
-               "on the calibration split). " + " ".join(n.removeprefix("note: ") + "." for n in mine.notes(not_run=False)))
+               "on the calibration split). " + notes)
 d1, d2 = st.columns(2)
 d1.download_button("Ablation table (CSV)", pd.concat([df, ci_df], axis=1).to_csv(), f"ablation_{proto}.csv",
                    "text/csv", key="dl_ablation_csv")

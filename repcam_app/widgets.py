@@ -125,9 +125,12 @@ def session_clusters(p: Pipeline, B: np.ndarray) -> np.ndarray | None:
     labels = st.session_state.get(state.CLUSTER_LABELS)
     if labels is not None and len(labels) == p.num_classes:
         return np.asarray(labels)
+    from repcam_core.experiment import Experiment
+
     cfg = p.config
     try:  # the sizes a run uses (the minimum lowered when N clusters of it do not fit the classes)
-        return cluster_classes(cfg.clustering, B, *p.cluster_sizes, cfg.seed, cfg.cluster_restarts).labels
+        return cluster_classes(cfg.clustering, B, *Experiment(p).cluster_sizes, cfg.seed,
+                               cfg.cluster_restarts).labels
     except Exception:
         return None
 

@@ -27,7 +27,8 @@ from repcam_core.maps import MapStore, map_size
 from repcam_core.method.clusterers import DEFAULT_CLUSTERING
 
 from repcam_core.integrity import save_arrays
-from repcam_core.method.feasibility import ModePlan, Setting, check, plan_modes, random_count, rank_positions
+from repcam_core.method.feasibility import (ModePlan, Setting, check, cluster_sizes, plan_modes, random_count,
+                                            rank_positions)
 from repcam_core.method.modes import Mode, comparison_classes, parse_mode
 from repcam_core.method.selection import RANK_A
 from repcam_core.pipeline import Pipeline
@@ -118,6 +119,11 @@ class Experiment:
     def needs(self, modes: Sequence[Mode]) -> None:
         """Fail fast, before any training, when a mode cannot run on this dataset."""
         self.plan(modes)
+
+    @property
+    def cluster_sizes(self) -> tuple[int, int]:
+        """(N, minimum size) S-k runs with here (:func:`repcam_core.method.feasibility.cluster_sizes`)."""
+        return cluster_sizes(self.p.config.n_clusters, self.p.config.min_cluster_size, self.p.num_classes)
 
     def adapted(self, mode: Mode) -> Mode:
         """``mode`` as it runs here: Rank's positions scaled to the classes there are."""
@@ -221,12 +227,11 @@ class Experiment:
         calib = self.p.calibration_split_name
         common = {"mode": mode.name, "version": RESULTS_VERSION, "thresholds": self.thresholds, "split": cfg.eval_split,
                   "calibration": None if calib is None else [calib, self.p.split_fingerprint("calib")]}
-        if not mode.needs_model:  # the masks alone: no model, backbone or CAM method
-            return {**common, "data": self.p.eval_data_key, **reference_key(mode)}
-        key = {"mode": mode.name, "version": RESULTS_VERSION, "multiclass": self.p.multiclass_key(),
-               "binary": self.p.binary_key(0, 1) if mode.needs_binary else None,
+        if not mode.needs_model:  # the evaluation masks alone: no model, backbone, method or training split
+            return {**common, "data": {k: v for k, v in self.p.data_key.items() if k != "train"}, **reference_key(mode)}
+        key = {"multiclass": self.p.multiclass_key(), "binary": self.p.binary_key(0, 1) if mode.needs_binary else None,
                "similarity": self.p.similarity_key() if mode.needs_similarity else None,
-               "clusters": ([*self.p.cluster_sizes]
+               "clusters": ([*self.cluster_sizes]
                             + ([cfg.clustering] if cfg.clustering != DEFAULT_CLUSTERING else [])  # old keys stay
                             + ([f"restarts={cfg.cluster_restarts}"] if cfg.cluster_restarts != DEFAULT_RESTARTS else [])
                             if mode.needs_clustering else None),
@@ -351,7 +356,7 @@ class Experiment:
             if compare:
                 self.p.check_training_data()  # before any long work: a class without training images
         else:
-            self.p.check_decoded(train=compare)  # all cached: still, a damaged decoded split is found now
+            self.p.check_decoded()  # everything cached: still, a damaged decoded split is found now
         # Pairwise needs every model anyway: build it first so later modes only read the cache.
         if any(m.needs_pairwise for m in parsed):
             self.pairwise()

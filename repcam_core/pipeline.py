@@ -13,9 +13,7 @@ import threading
 from collections import OrderedDict
 from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +23,7 @@ from repcam_core.data.sources import dataset_pending, open_dataset
 from repcam_core.errors import ConfigError, DatasetError, UnknownNameError
 from repcam_core.method.clusterers import DEFAULT_CLUSTERING, cluster_classes
 from repcam_core.method.clustering import ClusterResult
+from repcam_core.method.feasibility import cluster_sizes
 from repcam_core.integrity import save_tensors
 from repcam_core.method.similarity import similarity_matrix
 from repcam_core.models.backbones import BACKBONES, BackboneSpec, create_model, get_module, replace_head
@@ -124,13 +123,13 @@ class Pipeline:
             step(1)
         return split.subset(self.class_subset) if subset and self.class_subset is not None else split
 
-    def check_decoded(self, train: bool = True) -> None:
-        """Check the decoded files of the training (unless ``train`` is False), evaluation and
-        calibration splits (torch-free); a damaged one is decoded again now (with the warning that
-        names it). What a run calls when it finds every result in the cache and decodes nothing."""
+    def check_decoded(self) -> None:
+        """Check the decoded files of the training, evaluation and calibration splits (torch-free);
+        a damaged one is decoded again now (with the warning that names it). What a run calls when
+        it finds every result in the cache and so decodes nothing itself."""
         from repcam_core.data.decoded_files import cache_path, intact
 
-        names = [self.config.train_split if train else None, self.config.eval_split, self.calibration_split_name]
+        names = [self.config.train_split, self.config.eval_split, self.calibration_split_name]
         for name in dict.fromkeys(n for n in names if n):
             path = cache_path(self.dataset, name, self.config.image_size, self.cache.root / "decoded",
                               self.fingerprint(name))
@@ -186,15 +185,15 @@ class Pipeline:
     @cached_property
     def data_key(self) -> dict[str, Any]:
         """Identity of the data every artifact depends on."""
-        return {**self.eval_data_key, "train": [self.config.train_split, self.fingerprint(self.config.train_split)]}
-
-    @cached_property
-    def eval_data_key(self) -> dict[str, Any]:
-        """:attr:`data_key` without the training split: what a map that needs no model depends on."""
-        cfg = self.config
-        return {"dataset": cfg.dataset if cfg.dataset == "embedded" else str(self.dataset.root),
-                "world": dict(cfg.world), "eval": [cfg.eval_split, self.fingerprint(cfg.eval_split)],
-                "classes": list(self.class_names), "image_size": cfg.image_size}
+        ds = self.dataset
+        return {
+            "dataset": self.config.dataset if self.config.dataset == "embedded" else str(ds.root),
+            "world": dict(self.config.world),
+            "train": [self.config.train_split, self.fingerprint(self.config.train_split)],
+            "eval": [self.config.eval_split, self.fingerprint(self.config.eval_split)],
+            "classes": list(self.class_names),
+            "image_size": self.config.image_size,
+        }
 
     def single_label(self, c: int) -> torch.Tensor:
         """Indices of training images whose only label is class ``c``."""
@@ -408,21 +407,12 @@ class Pipeline:
             key["algorithm"] = self.config.clustering
         return key
 
-    @property
-    def cluster_sizes(self) -> tuple[int, int]:
-        """(N, minimum size) S-k clusters with: the configuration's, the minimum lowered to
-        ``floor(C / N)`` when N clusters of that size do not fit in C classes; ConfigError when
-        ``N > C`` (:func:`repcam_core.method.feasibility.cluster_sizes`)."""
-        from repcam_core.method.feasibility import cluster_sizes
-
-        return cluster_sizes(self.config.n_clusters, self.config.min_cluster_size, self.num_classes)
-
     def clustering(self, n_clusters: int | None = None, min_size: int | None = None,
                    seed: int | None = None) -> ClusterResult:
         """B clustered by the configuration's algorithm (default the improved k-means, sec. 3.1.3);
-        N, minimum size and seed default to :attr:`cluster_sizes` and the configuration's seed."""
-        n = self.cluster_sizes[0] if n_clusters is None else n_clusters
-        m = self.cluster_sizes[1] if min_size is None else min_size
+        N, minimum size and seed default to the configuration's, the minimum lowered as runs lower it."""
+        n = self.config.n_clusters if n_clusters is None else n_clusters
+        m = cluster_sizes(n, self.config.min_cluster_size, self.num_classes)[1] if min_size is None else min_size
         s = self.config.seed if seed is None else seed
 
         def create(tmp: Path) -> None:

@@ -51,7 +51,8 @@ def make_dataset(root: Path) -> Path:
     splits = {"val": {k: v[0] for k, v in VAL.items()}, "calib": CALIB, "train": TRAIN}
     for split, masks in splits.items():
         for image_id, mask in masks.items():
-            Image.fromarray(rng.integers(0, 255, (S, S, 3), dtype=np.uint8)).save(root / "JPEGImages" / f"{image_id}.jpg")
+            photo = rng.integers(0, 255, (S, S, 3), dtype=np.uint8)
+            Image.fromarray(photo).save(root / "JPEGImages" / f"{image_id}.jpg")
             Image.fromarray(mask, mode="L").save(root / "SegmentationClass" / f"{image_id}.png")
         (root / "ImageSets" / "Segmentation" / f"{split}.txt").write_text("\n".join(masks) + "\n")
     (root / "classes.txt").write_text("red\ngreen\n")

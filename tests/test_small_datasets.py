@@ -81,7 +81,7 @@ def test_rank_runs_at_scaled_positions_and_s_k_with_a_lower_minimum(tiny_cache):
     comps = exp.comparisons(parse_mode("Rank-a+F"))
     assert comps == {c: [int(similarity_order(B, c)[p - 1]) for p in (1, 2, 4)] for c in range(6)}
     exp3 = Experiment(Pipeline(tiny_config(n_clusters=3, min_cluster_size=3), cache=tiny_cache))  # 9 > 6 classes
-    assert exp3.p.cluster_sizes == (3, 2)
+    assert exp3.cluster_sizes == (3, 2)
     assert np.bincount(exp3.p.clustering().labels, minlength=3).min() >= 2
     res = exp3.run(["S-1+F"])
     assert res.adapted["S-1+F"].endswith("minimum size lowered to 2 (floor(6/3))")

@@ -53,7 +53,9 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         print(f"({res.iterations} passes, {'converged' if res.converged else 'stopped at max passes'})")
     else:
         print(f"({p.config.clustering} clustering)")
-    n, m = p.cluster_sizes
+    from repcam_core.method.feasibility import cluster_sizes
+
+    n, m = cluster_sizes(p.config.n_clusters, p.config.min_cluster_size, p.num_classes)
     if m != p.config.min_cluster_size:
         print(f"note: {n} clusters of at least {p.config.min_cluster_size} classes do not fit {p.num_classes} classes: "
               f"minimum size lowered to {m}, as runs of S-k do")

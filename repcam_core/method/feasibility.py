@@ -31,15 +31,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
-from repcam_core.errors import ConfigError
+from repcam_core.errors import ModeRefused
 from repcam_core.method.modes import Mode
 
 PAPER_OTHERS = 19
 """Comparison classes per target in the paper's VOC (20 classes): the scale of Rank's positions."""
-
-
-class ModeRefused(ConfigError):
-    """A mode that cannot run on this dataset; the message says why, in one line."""
 
 
 @dataclass(frozen=True)
