@@ -17,6 +17,7 @@ from repcam_core.explore import cached_pairwise, expected_iou, topk_oracle
 from repcam_core.method.cluster_compare import compare_pipeline, parse_seeds
 from repcam_core.method.clusterers import CLUSTERINGS, cluster_classes, smallest_cluster
 from repcam_core.method.clustering import reorder_by_clusters
+from repcam_core.method.feasibility import random_count
 from repcam_core.method.modes import comparison_classes, parse_mode
 
 st.title("Clustering & representative-class selection")
@@ -25,7 +26,8 @@ p = page_pipeline()
 B = require_similarity(p)
 names, C, cfg = list(p.class_names), p.num_classes, p.config
 ss = st.session_state
-for key, default in ((state.KM_N, cfg.n_clusters), (state.KM_SEED, cfg.seed), (state.KM_MIN, cfg.min_cluster_size),
+min_size = Experiment(p).cluster_sizes[1] if cfg.n_clusters <= C else cfg.min_cluster_size  # as runs adapt it
+for key, default in ((state.KM_N, cfg.n_clusters), (state.KM_SEED, cfg.seed), (state.KM_MIN, min_size),
                      (state.RULE, "S-k"), (state.RULE_K, 1), (state.CMP_SEEDS, "0,1,2,3,4")):
     ss.setdefault(key, default)
 
@@ -78,11 +80,10 @@ r1.selectbox("Selection rule", ["S-k", "Random", "Rank-a", "Rank-b"], key=state.
                   "similarity order (3, 9, 14, 17) / (3, 8, 13, 18); Random: a seeded random draw")
 r2.number_input("k (S-k)", min_value=1, max_value=max(1, C - 1), step=1, key=state.RULE_K,
                 disabled=ss[state.RULE] != "S-k")
-mode = parse_mode(current_mode_name())
+mode = Experiment(p).adapted(parse_mode(current_mode_name()))  # Rank's positions scaled to C classes
 with guard():
-    Experiment(p).needs([mode]) if mode.kind == "rank" else None
-    comps = {c: comparison_classes(mode, c, B=B, cluster_labels=labels, num_classes=C, n=cfg.n_random,
-                                   seed=cfg.seed) for c in range(C)}
+    comps = {c: comparison_classes(mode, c, B=B, cluster_labels=labels, num_classes=C,
+                                   n=random_count(cfg.n_random, C), seed=cfg.seed) for c in range(C)}
     pairwise = cached_pairwise(Experiment(p))
 rows = {"target": names, "representatives": [", ".join(names[j] for j in comps[c]) for c in range(C)]}
 if pairwise is not None:

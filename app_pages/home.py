@@ -57,7 +57,8 @@ with guard():
     has = {
         "mc": p.cache.has("multiclass", p.multiclass_key()),
         "B": p.cache.has("similarity", p.similarity_key()),
-        "clusters": p.cache.has("clustering", p.clustering_key(cfg.n_clusters, cfg.min_cluster_size, cfg.seed)),
+        "clusters": (cfg.n_clusters <= C  # the sizes a run uses (a minimum too large for C is lowered)
+                     and p.cache.has("clustering", p.clustering_key(*exp.cluster_sizes, cfg.seed))),
         "pairwise": cached_pairwise(exp) is not None,
     }
     modes = []

@@ -39,22 +39,20 @@ with guard():
     for b in BACKBONES.names():
         pl = p if b == cfg.backbone else Pipeline(cfg.with_(backbone=b), p.cache)
         found = Experiment(pl).cached(CANDIDATES)
-        if found is not None:
+        # the reference maps need no model: another backbone is a column only with a mode of its own
+        if found is not None and (b == cfg.backbone or any(parse_mode(m).needs_model for m in found.modes)):
             by_backbone[b] = found
     mine = by_backbone.get(cfg.backbone)
-    valid = []
-    for m in DEFAULT_MODES:
-        try:
-            Experiment(p).needs([parse_mode(m)])
-            valid.append(m)
-        except Exception:
-            pass
+    plan = Experiment(p).plan(DEFAULT_MODES, optional=DEFAULT_MODES)  # what this dataset can run
+    valid = [m.name for m in plan.modes]
 
 with st.expander("Evaluate more modes for this configuration", expanded=mine is None):
     # the default through session state (the key persists across pages: a default= beside it is
     # ignored and makes Streamlit log a warning on every visit)
     ss[state.RES_MODES] = [m for m in ss.get(state.RES_MODES, ["Baseline", "S-1+A+F"]) if m in valid]
     chosen = st.multiselect("Modes", valid, key=state.RES_MODES)
+    if plan.not_run:
+        st.caption("Not offered on this dataset: " + "; ".join(f"{m} ({why})" for m, why in plan.not_run.items()))
     if settings.read_only():
         st.caption(READ_ONLY_NOTE)
     if st.button("Evaluate", key="res_run", disabled=settings.read_only() or not chosen):
@@ -91,6 +89,10 @@ st.dataframe(pd.concat([df, ci_df], axis=1).style.format("{:.2f}", na_rep="—",
              key="res_table")
 st.plotly_chart(ablation_bars(table, intervals, f"mIoU (%) per mode · {PROTOCOL_LABELS[proto]} · 95 % intervals"),
                 key="res_ablation")
+if mine is not None and (mine.adapted or any(r.widths for r in mine.modes.values())):
+    notes = " ".join(n.removeprefix("note: ") + "." for n in mine.notes(not_run=False))
+    st.caption("Ref-Whole / Ref-Centre need no model (the whole image; a centred Gaussian whose width is chosen "
+               "on the calibration split). " + notes)
 d1, d2 = st.columns(2)
 d1.download_button("Ablation table (CSV)", pd.concat([df, ci_df], axis=1).to_csv(), f"ablation_{proto}.csv",
                    "text/csv", key="dl_ablation_csv")
@@ -154,7 +156,8 @@ if ready_pngs is not None and ready_pngs["for"] == charts_for:
 st.subheader("Paper figures (PDF / PNG)")
 st.caption("The layouts of the paper's Figs. 1, 5, 6 and 7 for one class, drawn by the same code as "
            "`repcam figure`; binary models that are missing are trained in the background.")
-fig_modes = [m for m in valid if parse_mode(m).kind not in ("baseline", "topk", "all")] or ["S-1+A+F"]
+fig_modes = ([m for m in valid if parse_mode(m).kind not in ("baseline", "topk", "all", "reference")]
+             or ["S-1+A+F"])
 for key, default in ((state.RES_FIG_CLASS, names[0]), (state.RES_FIG_IMAGES, min(3, len(names))),
                      (state.RES_FIG_MODE, "S-1+A+F" if "S-1+A+F" in fig_modes else fig_modes[0]),
                      (state.RES_FIG_WIDTH, "double")):

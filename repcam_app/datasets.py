@@ -3,7 +3,7 @@ server paths.
 
 The operator names datasets as ``[NAME=]SPEC`` entries (``$REPCAM_DATA_ROOTS``, comma-separated,
 or the ``data_roots`` key of the app's configuration file: a list of specs or ``{name: spec}``);
-SPEC is what ``--dataset`` takes (a VOC-layout directory, ``voc:DIR``, ``coco:DIR``). The browser
+SPEC is what ``--dataset`` takes (a VOC-layout directory, ``voc:DIR``, ``coco:DIR``, ``pets:DIR``). The browser
 sees NAME (default: the directory's last component), never the path. A choice is checked by exact
 equality with an entry's SPEC, so no spelling of a path (``../``, symlinks, ``~``) gets past it.
 

@@ -125,9 +125,11 @@ def session_clusters(p: Pipeline, B: np.ndarray) -> np.ndarray | None:
     labels = st.session_state.get(state.CLUSTER_LABELS)
     if labels is not None and len(labels) == p.num_classes:
         return np.asarray(labels)
+    from repcam_core.experiment import Experiment
+
     cfg = p.config
-    try:
-        return cluster_classes(cfg.clustering, B, cfg.n_clusters, cfg.min_cluster_size, cfg.seed,
+    try:  # the sizes a run uses (the minimum lowered when N clusters of it do not fit the classes)
+        return cluster_classes(cfg.clustering, B, *Experiment(p).cluster_sizes, cfg.seed,
                                cfg.cluster_restarts).labels
     except Exception:
         return None
@@ -146,12 +148,15 @@ def current_mode_name() -> str:
 
 def representatives(p: Pipeline, B: np.ndarray, c: int) -> list[int]:
     """Representative classes of ``c`` under the session's rule (default S-1) and clusters."""
-    mode = parse_mode(current_mode_name())
+    from repcam_core.experiment import Experiment
+    from repcam_core.method.feasibility import random_count
+
+    mode = Experiment(p).adapted(parse_mode(current_mode_name()))  # Rank's positions as a run scales them
     labels = session_clusters(p, B) if mode.needs_clustering else None
     if mode.needs_clustering and labels is None:
         return []
     try:
         return comparison_classes(mode, c, B=B, cluster_labels=labels, num_classes=p.num_classes,
-                                  n=p.config.n_random, seed=p.config.seed)
-    except Exception:  # e.g. Rank-a on a dataset with fewer than 18 classes
+                                  n=random_count(p.config.n_random, p.num_classes), seed=p.config.seed)
+    except Exception:  # e.g. S-k with more clusters than classes
         return []

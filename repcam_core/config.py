@@ -101,7 +101,9 @@ class RunConfig:
     protocol means within 1 pt of the held-out B's, two at -1.06).
 
     ``dataset`` is ``"embedded"`` (the generated world, the default), a VOC-layout directory
-    (``PATH`` or ``voc:PATH``) or a COCO directory (``coco:PATH``).
+    (``PATH`` or ``voc:PATH``), a COCO directory (``coco:PATH``) or an Oxford-IIIT Pet directory
+    (``pets:PATH``). ``eval_split`` ``"val"`` (the default) means ``"test"`` with ``pets:`` (it
+    has no ``val``; :func:`repcam_core.data.sources.default_eval_split`).
 
     ``calibration_split``: where the calibrated protocol chooses each mode's threshold; "" picks
     the dataset's default (:mod:`repcam_core.data.calibration`), "none" turns it off.
@@ -137,6 +139,10 @@ class RunConfig:
     def __post_init__(self) -> None:
         if isinstance(self.train, Mapping):  # RunConfig(train={"epochs": 5}) as a convenience
             object.__setattr__(self, "train", replace(TrainConfig(), **self.train))
+        if isinstance(self.dataset, str) and isinstance(self.eval_split, str):
+            from repcam_core.data.sources import default_eval_split  # a string rule; opens nothing
+
+            object.__setattr__(self, "eval_split", default_eval_split(self.dataset, self.eval_split))
         _check(isinstance(self.train, TrainConfig), "train must be a TrainConfig or a mapping of its fields")
         _check(self.image_size >= 16, f"image size must be >= 16, got {self.image_size}")
         _check(self.n_clusters >= 1, f"number of clusters N must be >= 1, got {self.n_clusters}")

@@ -26,6 +26,11 @@ class ConfigError(RepCAMError, ValueError):
     """A configuration value is out of range (k, N, minimum cluster size, threshold...)."""
 
 
+class ModeRefused(ConfigError):
+    """A mode that cannot run on this dataset (too few classes, no calibration split); the message
+    names the mode and why, in one line (:mod:`repcam_core.method.feasibility`)."""
+
+
 class WeightsNotFoundError(RepCAMError):
     """Pretrained weights were asked for but are not in the local torch cache."""
 

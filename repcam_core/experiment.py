@@ -12,8 +12,9 @@ running a model again.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from typing import TYPE_CHECKING
 
@@ -26,11 +27,14 @@ from repcam_core.maps import MapStore, map_size
 from repcam_core.method.clusterers import DEFAULT_CLUSTERING
 
 from repcam_core.integrity import save_arrays
+from repcam_core.method.feasibility import (ModePlan, Setting, check, cluster_sizes, plan_modes, random_count,
+                                            rank_positions)
 from repcam_core.method.modes import Mode, comparison_classes, parse_mode
 from repcam_core.method.selection import RANK_A
 from repcam_core.pipeline import Pipeline
+from repcam_core.reference import reference_counts, reference_key, reference_map
 from repcam_core.protocols import (CURVE, ImageCounts, ProtocolValues, bootstrap_weights, count_pixels, curve_with,
-                                   protocol_values, summarise)
+                                   protocol_values, summarise, with_auc_of)
 from repcam_core.results import ModeResult, Results, aggregate_seeds
 
 if TYPE_CHECKING:  # torch is imported where maps are fused or counted: a run that finds every
@@ -95,33 +99,47 @@ class Experiment:
             executor.run_pairs(self, todo, step)
 
     # ------------------------------------------------------- selection
-    def needs(self, modes: Sequence[Mode]) -> None:
-        """Fail fast, before any training, when a mode cannot run on this dataset."""
-        C = self.p.num_classes
+    @property
+    def setting(self) -> Setting:
+        """What this configuration offers the modes (:mod:`repcam_core.method.feasibility`)."""
         cfg = self.p.config
+        return Setting(self.p.num_classes, cfg.n_clusters, cfg.min_cluster_size, cfg.n_random,
+                       calibration=self.p.calibration_split_name is not None)
+
+    def plan(self, modes: Sequence[str | Mode], optional: Sequence[str] = ()) -> ModePlan:
+        """The modes this dataset runs, each one's adaptation and why any of ``optional`` (modes that
+        came from a group) is left out; a refused mode not in ``optional`` raises ModeRefused (a
+        ConfigError), before any training."""
+        C = self.p.num_classes
         if C < 2:
             raise ConfigError(f"the dataset has {C} class(es); at least 2 are needed")
-        dummy = np.zeros((C, C))
-        for m in modes:
-            if m.needs_clustering and cfg.n_clusters * cfg.min_cluster_size > C:
-                raise ConfigError(f"cannot make {cfg.n_clusters} clusters of at least {cfg.min_cluster_size} "
-                                  f"classes from {C} classes (mode {m.name}); lower --clusters/--min-cluster-size")
-            if m.kind == "cluster" and m.k is not None and m.k > C - 1:
-                raise ConfigError(f"mode {m.name}: k={m.k} is out of range for {C} classes (k <= {C - 1})")
-            if m.kind == "random" and cfg.n_random > C - 1:
-                raise ConfigError(f"mode {m.name}: cannot draw {cfg.n_random} classes from {C - 1} others")
-            if m.kind == "topk" and m.k is not None and m.k > C - 1:
-                raise ConfigError(f"mode {m.name}: k={m.k} is out of range for {C} classes (k <= {C - 1})")
-            if m.kind == "rank":
-                comparison_classes(m, 0, B=dummy, num_classes=C)  # raises on positions out of range
+        parsed = [m if isinstance(m, Mode) else parse_mode(m) for m in modes]
+        return plan_modes(parsed, self.setting, {parse_mode(m).name for m in optional})
+
+    def needs(self, modes: Sequence[Mode]) -> None:
+        """Fail fast, before any training, when a mode cannot run on this dataset."""
+        self.plan(modes)
+
+    @property
+    def cluster_sizes(self) -> tuple[int, int]:
+        """(N, minimum size) S-k runs with here (:func:`repcam_core.method.feasibility.cluster_sizes`)."""
+        return cluster_sizes(self.p.config.n_clusters, self.p.config.min_cluster_size, self.p.num_classes)
+
+    def adapted(self, mode: Mode) -> Mode:
+        """``mode`` as it runs here: Rank's positions scaled to the classes there are."""
+        if mode.kind == "rank":
+            return replace(mode, positions=rank_positions(tuple(mode.positions or ()), self.p.num_classes))
+        return mode
 
     def comparisons(self, mode: Mode, pairwise: np.ndarray | None = None) -> dict[int, list[int]]:
-        """Representative classes per target class for ``mode``."""
+        """Representative classes per target class for ``mode`` (as adapted to this dataset)."""
         C, cfg = self.p.num_classes, self.p.config
+        check(mode, self.setting)
         B = self.p.similarity() if mode.needs_similarity else None
         labels = self.p.clustering().labels if mode.needs_clustering else None
+        mode = self.adapted(mode)
         return {c: comparison_classes(mode, c, B=B, cluster_labels=labels, pairwise=pairwise, num_classes=C,
-                                      n=cfg.n_random, seed=cfg.seed) for c in range(C)}
+                                      n=random_count(cfg.n_random, C), seed=cfg.seed) for c in range(C)}
 
     def prepare(self, mode: Mode) -> dict[int, list[int]]:
         """The mode's comparison classes, with every binary model and pair map it reads in the cache."""
@@ -135,11 +153,16 @@ class Experiment:
     def fused_maps(self, c: int, comps: Sequence[int], mode: Mode, role: str = "eval") -> torch.Tensor:
         """The map ``[n, s, s]`` of class c's images under ``mode``: the average over the comparison
         classes ``comps`` of their maps (binary models or contrasts, per ``mode.source``), or the
-        multi-class model's own map when ``comps`` is empty (Baseline, Baseline+A)."""
+        multi-class model's own map when ``comps`` is empty (Baseline, Baseline+A); a reference
+        map at full size (Ref-Centre at the width its fixed protocol chose)."""
         import torch
 
         from repcam_core.cam import fusion
 
+        if not mode.needs_model:
+            width = self.evaluate_mode(mode).widths["fixed"] if mode.reference == "centre" else None
+            one = torch.from_numpy(reference_map(mode, self.p.config.image_size, width))
+            return one.expand(len(self.maps.indices(c, role)), *one.shape)
         kind = "multi" if mode.multilayer else "single"
         if not comps:
             return fusion.normalise(self.baseline_maps(c, role)[kind].float())
@@ -198,60 +221,75 @@ class Experiment:
         return self.p.cache.get_or_create("pairwise", self.pairwise_key(), create, load)
 
     def mode_key(self, mode: Mode) -> dict[str, Any]:
+        """Cache key of ``mode``'s result. Settings adapted to a small dataset enter it as run
+        (a setting the paper's values fit leaves the key as earlier versions wrote it)."""
         cfg = self.p.config
         calib = self.p.calibration_split_name
-        return {"mode": mode.name, "version": RESULTS_VERSION, "multiclass": self.p.multiclass_key(),
-                "binary": self.p.binary_key(0, 1) if mode.needs_binary else None,
-                "similarity": self.p.similarity_key() if mode.needs_similarity else None,
-                "clusters": ([cfg.n_clusters, cfg.min_cluster_size]
-                             + ([cfg.clustering] if cfg.clustering != DEFAULT_CLUSTERING else [])  # old keys stay
-                             + ([f"restarts={cfg.cluster_restarts}"] if cfg.cluster_restarts != DEFAULT_RESTARTS else [])
-                             if mode.needs_clustering else None),
-                "n_random": cfg.n_random if mode.kind == "random" else None,
-                "method": cfg.cam_method, "thresholds": self.thresholds, "split": cfg.eval_split,
-                "calibration": None if calib is None else [calib, self.p.split_fingerprint("calib")]}
+        common = {"mode": mode.name, "version": RESULTS_VERSION, "thresholds": self.thresholds, "split": cfg.eval_split,
+                  "calibration": None if calib is None else [calib, self.p.split_fingerprint("calib")]}
+        if not mode.needs_model:  # the evaluation masks alone: no model, backbone, method or training split
+            return {**common, "data": {k: v for k, v in self.p.data_key.items() if k != "train"}, **reference_key(mode)}
+        key = {"multiclass": self.p.multiclass_key(), "binary": self.p.binary_key(0, 1) if mode.needs_binary else None,
+               "similarity": self.p.similarity_key() if mode.needs_similarity else None,
+               "clusters": ([*self.cluster_sizes]
+                            + ([cfg.clustering] if cfg.clustering != DEFAULT_CLUSTERING else [])  # old keys stay
+                            + ([f"restarts={cfg.cluster_restarts}"] if cfg.cluster_restarts != DEFAULT_RESTARTS else [])
+                            if mode.needs_clustering else None),
+               "n_random": random_count(cfg.n_random, self.p.num_classes) if mode.kind == "random" else None,
+               "method": cfg.cam_method, **common}
+        if self.adapted(mode).positions != mode.positions:
+            key["positions"] = list(self.adapted(mode).positions or ())
+        return key
 
-    def _counts(self, mode: Mode, comps: dict[int, list[int]], role: str) -> ImageCounts:
+    def _counts(self, label: str, maps_of: Callable[[int], Any], role: str) -> ImageCounts:
+        """Per-image counts on ``role``'s split of the maps ``maps_of(c)`` (``[n_c, S, S]``) of each class."""
         C = self.p.num_classes
         counts = ImageCounts.empty(C, self.thresholds)
-        label = "evaluating" if role == "eval" else "calibrating"
-        with self.p.progress.task(f"{label} {mode.name}", C) as step:
+        with self.p.progress.task(f"{'evaluating' if role == 'eval' else 'calibrating'} {label}", C) as step:
             for c in range(C):
                 if len(self.maps.indices(c, role)):
-                    maps = self.full_size(self.fused_maps(c, comps[c], mode, role))
-                    counts.add(c, *count_pixels(maps, self._masks(c, role), c, self.thresholds))
+                    counts.add(c, *count_pixels(maps_of(c), self._masks(c, role), c, self.thresholds))
                 step(1)
         return counts
+
+    def _mode_counts(self, mode: Mode, comps: dict[int, list[int]]) -> tuple[dict[str, ImageCounts], dict]:
+        """``mode``'s counts per stored name (``eval``, ``calib``; a reference map may add ``auc.eval``)
+        and what its result records beside them."""
+        if not mode.needs_model:
+            masks = {r: [self._masks(c, r).numpy() for c in range(self.p.num_classes)] for r in self.roles}
+            return reference_counts(mode, masks, self.thresholds, self.p.config.threshold)
+        return {role: self._counts(mode.name, lambda c: self.full_size(self.fused_maps(c, comps[c], mode, role)),
+                                   role) for role in self.roles}, {}
 
     def evaluate_mode(self, mode: Mode) -> ModeResult:
         """Per-image counts of ``mode`` on the evaluation (and calibration) split, and the IoU per
         class and threshold they give (cached)."""
 
         def create(tmp: Path) -> None:
-            comps = self.prepare(mode)
-            arrays = {}
-            for role in self.roles:
-                for name, arr in self._counts(mode, comps, role).to_arrays().items():
-                    arrays[f"{role}.{name}"] = np.ascontiguousarray(arr)
+            comps = self.prepare(mode) if mode.needs_model else {c: [] for c in range(self.p.num_classes)}
+            counts, extra = self._mode_counts(mode, comps)
+            arrays = {f"{name}.{k}": np.ascontiguousarray(v) for name, cnt in counts.items()
+                      for k, v in cnt.to_arrays().items()}
             save_arrays(arrays, tmp / "counts.safetensors")
-            splits = [self.p.train_split, *(self.p.split(r) for r in self.roles)]
+            splits = [*([self.p.train_split] if mode.needs_model else []), *(self.p.split(r) for r in self.roles)]
             (tmp / "result.json").write_text(json.dumps({
                 "mode": mode.name, "thresholds": self.thresholds,
                 "comparisons": {str(c): js for c, js in comps.items()},
                 "images": {r: len(self.p.split(r)) for r in self.roles},
-                "skipped": sorted({f for sp in splits for f, _ in sp.skipped})}))
+                "skipped": sorted({f for sp in splits for f, _ in sp.skipped}), **extra}))
 
         def load(p: Path) -> ModeResult:
             d = json.loads((p / "result.json").read_text())
             arrays = load_np(str(p / "counts.safetensors"))
-            split = {role: ImageCounts.from_arrays({k.split(".", 1)[1]: v for k, v in arrays.items()
-                                                    if k.startswith(role + ".")})
-                     for role in ("eval", "calib") if f"{role}.cls" in arrays}
+            split = {name: ImageCounts.from_arrays({k[len(name) + 1:]: v for k, v in arrays.items()
+                                                    if k.startswith(name + ".")})
+                     for name in ("eval", "calib", "auc.eval") if f"{name}.cls" in arrays}
             counts = split["eval"]
             return ModeResult(d["mode"], d["thresholds"], counts.class_iou(),
                               d["thresholds"].index(self.p.config.threshold),
                               {int(c): js for c, js in d["comparisons"].items()}, counts, split.get("calib"),
-                              images=d.get("images", {}), skipped=d.get("skipped", []))
+                              images=d.get("images", {}), skipped=d.get("skipped", []),
+                              auc_counts=split.get("auc.eval"), widths=d.get("widths"))
 
         return self.p.cache.get_or_create("results", self.mode_key(mode), create, load)
 
@@ -267,6 +305,8 @@ class Experiment:
             if self._weights is None:
                 self._weights = bootstrap_weights(result.counts.images, cfg.bootstrap, cfg.seed)
             v = protocol_values(result.counts, result.calib_counts, cfg.threshold, self._weights)
+            if result.auc_counts is not None:  # the AUC protocol's own counts (a reference map's width)
+                v = with_auc_of(v, protocol_values(result.auc_counts, None, cfg.threshold, self._weights))
             nan = float("nan")
             save_arrays({"point": v.point, "resampled": np.ascontiguousarray(v.resampled),
                          "thresholds": np.array([v.fixed_threshold, nan if v.calibrated_threshold is None
@@ -281,12 +321,16 @@ class Experiment:
 
     def protocols(self, results: dict[str, ModeResult], baseline: ModeResult | None) -> dict[str, Any]:
         """Every protocol of every mode in ``results`` and the paired comparisons with ``baseline``
-        (:func:`repcam_core.protocols.summarise`)."""
+        (:func:`repcam_core.protocols.summarise`); a reference map's entries carry its ``width``."""
         named = dict(results)
         if baseline is not None:
             named.setdefault(baseline.mode, baseline)
-        return summarise({m: self.protocol_values(r) for m, r in named.items()},
-                         baseline.mode if baseline is not None else None)
+        summary = summarise({m: self.protocol_values(r) for m, r in named.items()},
+                            baseline.mode if baseline is not None else None)
+        for m, r in named.items():
+            for proto, width in (r.widths or {}).items():
+                summary["protocols"][proto][m]["width"] = width
+        return summary
 
     def calibration_info(self, results: dict[str, ModeResult] | None = None) -> dict[str, Any]:
         """Which split calibrated the thresholds and how many images it has (read from a result
@@ -296,23 +340,36 @@ class Experiment:
         images = None if name is None else (known[0] if known else len(self.p.calibration_split))
         return {"split": name, "images": images, "eval_split": self.p.config.eval_split}
 
-    def run(self, modes: Sequence[str | Mode]) -> Results:
-        """Evaluate every mode (in order) and return the ablation table with every protocol; the
-        Baseline is evaluated too (for the paired comparisons) even when not asked for."""
-        parsed = [m if isinstance(m, Mode) else parse_mode(m) for m in modes]
-        self.needs(parsed)
-        if not all(self.has_result(m) for m in [*parsed, parse_mode("Baseline")]):
-            self.p.check_training_data()  # before any long work: a class without training images
+    def run(self, modes: Sequence[str | Mode], optional: Sequence[str] = ()) -> Results:
+        """Evaluate every mode (in order) and return the ablation table with every protocol.
+
+        A mode this dataset cannot run fails the run before any training (ModeRefused), unless it
+        is in ``optional`` (it came from a group): it is then left out and reported in
+        ``Results.not_run``; adapted settings are reported in ``Results.adapted``. The Baseline is
+        evaluated too (for the paired comparisons) even when not asked for, except in a run of
+        reference maps only, which trains nothing (it then compares with a cached Baseline)."""
+        plan = self.plan(modes, optional)
+        parsed = list(plan.modes)
+        base = parse_mode("Baseline")
+        compare = any(m.needs_model for m in parsed) or self.has_result(base)
+        if not all(self.has_result(m) for m in [*parsed, *([base] if compare else [])]):
+            if compare:
+                self.p.check_training_data()  # before any long work: a class without training images
         else:
             self.p.check_decoded()  # everything cached: still, a damaged decoded split is found now
         # Pairwise needs every model anyway: build it first so later modes only read the cache.
         if any(m.needs_pairwise for m in parsed):
             self.pairwise()
         results = {m.name: self.evaluate_mode(m) for m in parsed}
-        baseline = results.get("Baseline") or self.evaluate_mode(parse_mode("Baseline"))
-        summary = self.protocols(results, baseline)
+        baseline = results.get("Baseline") or (self.evaluate_mode(base) if compare else None)
+        return self._results(results, baseline, plan)
+
+    def _results(self, results: dict[str, ModeResult], baseline: ModeResult | None,
+                 plan: ModePlan | None = None) -> Results:
         return Results(self.p.class_names, self.p.config.threshold, results, self.p.config.to_dict(),
-                       summary, self.calibration_info(results))
+                       self.protocols(results, baseline), self.calibration_info(results),
+                       adapted={m: n for m, n in (plan.adapted if plan else {}).items() if m in results},
+                       not_run=dict(plan.not_run) if plan else {})
 
     def has_result(self, mode: Mode | str) -> bool:
         mode = mode if isinstance(mode, Mode) else parse_mode(mode)
@@ -320,15 +377,16 @@ class Experiment:
 
     def cached(self, modes: Sequence[str | Mode]) -> Results | None:
         """The table of those ``modes`` already evaluated in the cache, with every protocol; never
-        trains or computes a map (what the app's Results page shows). None when none is cached."""
-        parsed = [m if isinstance(m, Mode) else parse_mode(m) for m in modes]
-        results = {m.name: self.evaluate_mode(m) for m in parsed if self.has_result(m)}
+        trains or computes a map (what the app's Results page shows). None when none is cached.
+        Modes this dataset cannot run are left out (``Results.not_run`` says why)."""
+        names = [m.name if isinstance(m, Mode) else parse_mode(m).name for m in modes]
+        plan = self.plan(modes, optional=names)
+        results = {m.name: self.evaluate_mode(m) for m in plan.modes if self.has_result(m)}
         if not results:
             return None
         baseline = results.get("Baseline") or (self.evaluate_mode(parse_mode("Baseline"))
                                                 if self.has_result("Baseline") else None)
-        return Results(self.p.class_names, self.p.config.threshold, results, self.p.config.to_dict(),
-                       self.protocols(results, baseline), self.calibration_info(results))
+        return self._results(results, baseline, plan)
 
     def evaluate_wsss(self, mode: Mode | str, bg_threshold: float = 0.15) -> dict[str, Any]:
         """The WSSS convention (:func:`repcam_core.wsss.evaluate_wsss`), from the same cached maps."""

@@ -24,6 +24,7 @@ from repcam_core.data.sources import dataset_pending, open_dataset
 from repcam_core.errors import ConfigError, DatasetError, UnknownNameError
 from repcam_core.method.clusterers import DEFAULT_CLUSTERING, cluster_classes
 from repcam_core.method.clustering import ClusterResult
+from repcam_core.method.feasibility import cluster_sizes
 from repcam_core.integrity import save_tensors
 from repcam_core.method.similarity import similarity_matrix
 from repcam_core.models.backbones import BACKBONES, BackboneSpec, create_model, get_module, replace_head
@@ -410,9 +411,9 @@ class Pipeline:
     def clustering(self, n_clusters: int | None = None, min_size: int | None = None,
                    seed: int | None = None) -> ClusterResult:
         """B clustered by the configuration's algorithm (default the improved k-means, sec. 3.1.3);
-        N, minimum size and seed default to the configuration's."""
+        N, minimum size and seed default to the configuration's, the minimum lowered as runs lower it."""
         n = self.config.n_clusters if n_clusters is None else n_clusters
-        m = self.config.min_cluster_size if min_size is None else min_size
+        m = cluster_sizes(n, self.config.min_cluster_size, self.num_classes)[1] if min_size is None else min_size
         s = self.config.seed if seed is None else seed
 
         def create(tmp: Path) -> None:

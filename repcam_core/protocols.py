@@ -209,6 +209,14 @@ def protocol_values(counts: ImageCounts, calib: ImageCounts | None, threshold: f
     return ProtocolValues(point, float(t[j_fixed]), None if j_cal is None else float(t[j_cal]), res)
 
 
+def with_auc_of(values: ProtocolValues, other: ProtocolValues) -> ProtocolValues:
+    """``values`` with its AUC (point and resamples) taken from ``other``: a mode whose AUC reads
+    other counts (a reference map's AUC width, :mod:`repcam_core.reference`)."""
+    point, resampled = values.point.copy(), values.resampled.copy()
+    point[2], resampled[:, 2] = other.point[2], other.resampled[:, 2]
+    return ProtocolValues(point, values.fixed_threshold, values.calibrated_threshold, resampled)
+
+
 def auc(thresholds: np.ndarray, curve: np.ndarray) -> np.ndarray | float:
     """Area under ``curve`` (``[..., T]``) over ``thresholds`` spanning [0, 1] (trapezoid rule);
     NaN points (no class evaluated at that threshold) count as 0."""

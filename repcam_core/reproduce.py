@@ -9,6 +9,9 @@
 * table5: CAM, Grad-CAM, Ours w/o fusion (S-1+F) and Ours (S-1+A+F) on VOC val, VOC train and,
   given a COCO directory, COCO val. ACoL and CBAM are other papers' models, not implemented.
 
+Every table also has the reference maps' rows (Ref-Whole, Ref-Centre: :mod:`repcam_core.reference`),
+ours only: the paper has no such figures.
+
 A mode that cannot run on the dataset (e.g. Rank-a's positions on a 6-class dataset) is written
 as n/a with the reason in the notes. The published figures use the paper's fixed threshold (0.15);
 beside them each of our cells is also given under the calibrated and AUC protocols, with 95 %
@@ -28,6 +31,7 @@ from typing import Any, Callable, Sequence
 from repcam_core import paper_tables as pt
 from repcam_core.config import RunConfig
 from repcam_core.errors import ConfigError, RepCAMError
+from repcam_core.method.modes import REFERENCE_MODES
 
 TABLES = ("table1", "table2", "table3", "table4", "table5")
 Number = float | None
@@ -165,17 +169,20 @@ def _table1(base: RunConfig, experiment: Callable) -> Reproduction:
     from repcam_core.tables import pairwise_table_csv
 
     exp = experiment(base)
-    res = exp.run(["Baseline", "Top1", "Top2", "Top3", "Top4", "All"])
+    tops = ["Top1", "Top2", "Top3", "Top4"]
+    # Top-k beyond the classes there are, Ref-Centre without a calibration split: n/a
+    res = exp.run(["Baseline", *tops, "All", *REFERENCE_MODES], optional=[*tops, *REFERENCE_MODES])
     names = list(exp.p.class_names)
-    rows = ["Top1", "Top2", "Top3", "Top4", "All", "Baseline"]
+    rows = ["Top1", "Top2", "Top3", "Top4", "All", "Baseline", *REFERENCE_MODES]
     ours = {r: {**{n: _pct(v) for n, v in zip(names, res.modes[r].per_class)}, "avg": _pct(res.modes[r].miou)}
-            for r in rows}
-    paper = {r: {c: v for c, v in pt.TABLE1[r].items() if c in names or c == "avg"} for r in rows}
+            if r in res.modes else {} for r in rows}
+    paper = {r: {c: v for c, v in pt.TABLE1.get(r, {}).items() if c in names or c == "avg"} for r in rows}
     notes = [f"paper: ResNet-152 on VOC 2012 val; ours: {base.backbone} on {base.dataset} ({base.eval_split})"]
+    notes += [f"{m}: n/a ({why})" for m, why in res.not_run.items()]
     if not set(names) & set(pt.VOC_CLASS_ORDER):
         notes.append("the dataset's classes are not VOC's: only the average is comparable")
     layout = pairwise_table_csv(exp.p.class_names, exp.pairwise()["single"], res)
-    protos = {r: {"avg": _protocols_of(res, r)} for r in rows}
+    protos = {r: {"avg": _protocols_of(res, r)} for r in rows if r in res.modes}
     return Reproduction("table1", [*names, "avg"], rows, ours, paper, notes, layout, dict(pt.TABLE1_LABELS),
                         protos)
 
@@ -186,7 +193,7 @@ def _ablation(table: str, base: RunConfig, experiment: Callable, backbones: Sequ
 
     default = pt.TABLE4_BACKBONES if table == "table4" else pt.TABLE2_BACKBONES
     backbones = list(backbones or default)
-    rows = [parse_mode(m).name for m in (modes or pt.TABLE_MODES)]
+    rows = [parse_mode(m).name for m in (modes or (*pt.TABLE_MODES, *REFERENCE_MODES))]
     split = "train" if table == "table3" else "val"
     ours: dict[str, dict[str, Number]] = {r: {} for r in rows}
     paper: dict[str, dict[str, Number]] = {r: {} for r in rows}
@@ -205,6 +212,7 @@ def _ablation(table: str, base: RunConfig, experiment: Callable, backbones: Sequ
                 notes.append(f"{col} {r}: n/a ({exc})")
         if runnable:
             res = exp.run(runnable)
+            notes += [f"{col} {r}: {note}" for r, note in res.adapted.items()]
             for r in runnable:
                 ours[r][col] = _pct(res.modes[r].miou)
                 protos[r][col] = _protocols_of(res, r)
@@ -223,11 +231,12 @@ def _ablation(table: str, base: RunConfig, experiment: Callable, backbones: Sequ
 
 
 def _table5(base: RunConfig, experiment: Callable, coco_dataset: str | None) -> Reproduction:
-    rows = list(pt.TABLE5)
+    recipes = {**pt.TABLE5_RECIPES, **{m: (m, "gradcam") for m in REFERENCE_MODES}}
+    rows = list(recipes)
     columns = list(pt.TABLE5_COLUMNS)
     ours: dict[str, dict[str, Number]] = {r: {c: None for c in columns} for r in rows}
     protos: dict[str, dict[str, dict[str, Any]]] = {r: {} for r in rows}
-    paper = {r: dict(pt.TABLE5[r][1]) for r in rows}
+    paper = {r: dict(pt.TABLE5[r][1]) if r in pt.TABLE5 else {} for r in rows}
     notes = [f"ours: {base.backbone} (the paper's best network per method is in its Table 5)"]
     runs = {"PASCAL-val": base.with_(eval_split="val"), "PASCAL-train": base.with_(eval_split="train")}
     if coco_dataset:
@@ -236,13 +245,16 @@ def _table5(base: RunConfig, experiment: Callable, coco_dataset: str | None) -> 
     else:
         notes.append("COCO-val: not run (give --coco DIR)")
     for r in rows:
-        if pt.TABLE5_RECIPES[r] is None:
+        if recipes[r] is None:
             notes.append(f"{r}: another paper's model, not implemented here")
     for col, config in runs.items():
         for method in ("gradcam", "cam"):
-            wanted = [(r, rec[0]) for r, rec in pt.TABLE5_RECIPES.items() if rec is not None and rec[1] == method]
-            res = experiment(config.with_(cam_method=method)).run([m for _, m in wanted])
+            wanted = [(r, rec[0]) for r, rec in recipes.items() if rec is not None and rec[1] == method]
+            res = experiment(config.with_(cam_method=method)).run([m for _, m in wanted], optional=REFERENCE_MODES)
+            notes += [f"{col} {m}: n/a ({why})" for m, why in res.not_run.items()]
             for r, m in wanted:
+                if m not in res.modes:
+                    continue
                 ours[r][col] = _pct(res.modes[m].miou)
                 protos[r][col] = _protocols_of(res, m)
     return Reproduction("table5", columns, rows, ours, paper, notes, protocols=protos)

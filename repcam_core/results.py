@@ -31,6 +31,9 @@ class ModeResult:
     calib_counts: ImageCounts | None = None
     images: dict[str, int] = field(default_factory=dict)  # role -> images in that split
     skipped: list[str] = field(default_factory=list)  # unreadable files left out of the splits
+    auc_counts: ImageCounts | None = None  # the AUC protocol's counts when not ``counts`` (Ref-Centre)
+    widths: dict[str, float] | None = None  # Ref-Centre: protocol -> the width chosen on the calibration split
+
     @property
     def per_class(self) -> np.ndarray:
         return self.iou[:, self.threshold_index]
@@ -46,7 +49,9 @@ class Results:
     """The ablation table of one configuration: modes x classes, and every protocol.
 
     ``protocols`` is :func:`repcam_core.protocols.summarise`'s output (``{"protocols": ...,
-    "vs_baseline": ...}``) and ``calibration`` says which images calibrated the thresholds."""
+    "vs_baseline": ...}``) and ``calibration`` says which images calibrated the thresholds.
+    ``adapted``: mode -> how its settings were adapted to this dataset; ``not_run``: mode -> why a
+    mode of the requested group was left out (:mod:`repcam_core.method.feasibility`)."""
 
     class_names: tuple[str, ...]
     threshold: float
@@ -54,6 +59,8 @@ class Results:
     config: dict[str, Any]
     protocols: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, Any] = field(default_factory=dict)
+    adapted: dict[str, str] = field(default_factory=dict)
+    not_run: dict[str, str] = field(default_factory=dict)
 
     @property
     def skipped(self) -> list[str]:
@@ -71,6 +78,8 @@ class Results:
             "comparisons": {m: {self.class_names[c]: [self.class_names[j] for j in js]
                                 for c, js in r.comparisons.items()} for m, r in self.modes.items()},
             "config": self.config,
+            "adapted": dict(self.adapted),
+            "not_run": dict(self.not_run),
         }
         if self.protocols:
             out["protocols"] = {p: {m: v for m, v in self.protocols["protocols"][p].items() if m in self.modes}
@@ -97,11 +106,20 @@ class Results:
             w.writerow(row)
         return buf.getvalue()
 
+    def notes(self, not_run: bool = True) -> list[str]:
+        """One line per adapted mode, per reference width and (``not_run``) per mode left out."""
+        lines = [f"note: {m} adapted to this dataset: {n}" for m, n in self.adapted.items()]
+        for m, r in self.modes.items():
+            if r.widths:
+                lines.append(f"note: {m}: Gaussian width (sd / crop side) chosen on the calibration split: "
+                             + ", ".join(f"{p} {w:g}" for p, w in r.widths.items()))
+        return lines + [f"note: {m} not run: {why}" for m, why in (self.not_run.items() if not_run else ())]
+
     def text(self) -> str:
         """The three protocols side by side with their 95 % intervals, then the paired
-        comparison with the Baseline (plain text, for the terminal)."""
+        comparison with the Baseline, then the notes (plain text, for the terminal)."""
         if not self.protocols:
-            return "\n".join(f"  {m:<18} {_fmt(100 * r.miou)}" for m, r in self.modes.items())
+            return "\n".join([*(f"  {m:<18} {_fmt(100 * r.miou)}" for m, r in self.modes.items()), *self.notes()])
         P, V = self.protocols["protocols"], self.protocols["vs_baseline"]
         width = max(len(m) for m in self.modes)
         cal = self.calibration or {}
@@ -132,7 +150,7 @@ class Results:
                     cells.append(f"{_sfmt(e.get('diff'))} [{_sfmt(lo)}, {_sfmt(hi)}] "
                                  f"{'' if pb is None else f'{pb:.2f}'}")
                 lines.append(f"  {m:<{width}}  " + "  ".join(f"{c:>27}" for c in cells))
-        return "\n".join(lines)
+        return "\n".join(lines + self.notes())
 
 
 def aggregate_seeds(per_seed: Mapping[int, Results]) -> dict[str, Any]:
@@ -153,6 +171,8 @@ def aggregate_seeds(per_seed: Mapping[int, Results]) -> dict[str, Any]:
         "per_seed": {str(s): {m: round(100 * r.modes[m].miou, 2) for m in modes} for s, r in per_seed.items()},
         "per_class": {m: {n: round(float(v), 2) for n, v in zip(first.class_names, per_class[m])} for m in modes},
         "config": first.config,
+        "adapted": dict(first.adapted),
+        "not_run": dict(first.not_run),
     }
     if all(r.protocols for r in per_seed.values()):
         agg = aggregate_protocols([r.to_json() for r in per_seed.values()])
@@ -172,6 +192,8 @@ def seeds_text(data: Mapping[str, Any]) -> str:
             lines.append(f"  {m:<{width}}  {data['miou'][m]:6.2f} ± {data['miou_std'][m]:5.2f}   ({runs})")
         return "\n".join(lines)
     P, V = data["protocols"], data["vs_baseline"]
+    notes = [f"note: {m} adapted to this dataset: {n}" for m, n in data.get("adapted", {}).items()]
+    notes += [f"note: {m} not run: {why}" for m, why in data.get("not_run", {}).items()]
     lines = [f"mIoU (%), mean ± sd over seeds {', '.join(map(str, seeds))} (fixed = threshold {data['threshold']}; "
              f"calibrated = thresholds chosen on the calibration split; AUC = threshold-free):",
              f"  {'mode':<{width}}  {'fixed':>14}  {'calibrated':>14}  {'AUC':>14}   "
@@ -181,7 +203,7 @@ def seeds_text(data: Mapping[str, Any]) -> str:
         diffs = [_ms(V[p].get(m), signed=True) if m in V[p] else "" for p in PROTOCOLS]
         lines.append(f"  {m:<{width}}  " + "  ".join(f"{c:>14}" for c in cells)
                      + f"   {diffs[0]:>19}  {diffs[1]:>13}  {diffs[2]:>13}")
-    return "\n".join(lines)
+    return "\n".join(lines + notes)
 
 
 def _ms(e: Mapping[str, Any] | None, signed: bool = False) -> str:

@@ -66,8 +66,8 @@ def test_results_json_in_percent(exp):
 
 def test_modes_out_of_range_fail_before_training(tmp_path):
     exp = Experiment(Pipeline(tiny_config(), cache=tmp_path))
-    with pytest.raises(ConfigError, match="Rank position 17"):
-        exp.run(["Rank-a+F"])
+    with pytest.raises(ConfigError, match="mode Top6: Top-6 picks the 6 best of a class's pairs; the dataset has 5"):
+        exp.run(["Top6"])
     with pytest.raises(ConfigError, match="k=7 is out of range for 6 classes"):
         exp.run(["S-7+F"])
     assert not (tmp_path / "multiclass").exists()

@@ -142,6 +142,8 @@ def test_default_calibration_splits_by_dataset():
     assert default_calibration_split("voc", "aug/val") == "aug/train"
     assert default_calibration_split("coco", "val") == "train-calib"
     assert default_calibration_split("coco", "train-single") == "val"
+    assert default_calibration_split("pets", "test") == "calib"
+    assert default_calibration_split("pets", "calib") == "test"
 
 
 class _Splits:

@@ -67,7 +67,7 @@ def test_reproduce_table2_end_to_end_from_the_cli(tmp_path, capsys):
     argv = ["reproduce", "table2", "--dataset", f"voc:{world}", "--backbone", "resnet18", "--image-size", "32",
             "--epochs", "1", "--binary-epochs", "1", "--batch-size", "16", "--clusters", "3",
             "--min-cluster-size", "2", "--device", "cpu", "--modes",
-            "Baseline,S-1+F,S-1+A+F,Rank-a+F,Baseline+A,Contrast-S-1+A+F",
+            "Baseline,S-1+F,S-1+A+F,Rank-a+F,Baseline+A,Contrast-S-1+A+F,Top9",
             "--cache", str(tmp_path / "cache"), "--out", str(out), "--quiet"]
     assert main(argv) == 0
     text = capsys.readouterr().out
@@ -76,9 +76,12 @@ def test_reproduce_table2_end_to_end_from_the_cli(tmp_path, capsys):
     assert rows[0] == ["Method", "Res-18 ours", "Res-18 paper", "Res-18 diff"]
     by = {r[0]: r[1:] for r in rows[1:]}
     assert by["S-1+A+F"][1] == "29.55" and float(by["S-1+A+F"][2]) == pytest.approx(float(by["S-1+A+F"][0]) - 29.55, abs=0.011)
-    assert by["Rank-a+F"][0] == ""  # positions 3,9,14,17 do not exist among 6 classes
+    assert by["Top9"][0] == ""  # 9 of the 5 other classes: refused, n/a
+    assert by["Rank-a+F"][0] != ""  # positions 3,9,14,17 do not exist among 6 classes: scaled
     data = json.loads((out / "table2.json").read_text())
-    assert any("Rank-a+F: n/a" in n for n in data["notes"])
+    assert any("Top9: n/a (mode Top9: Top-9 picks" in n for n in data["notes"])
+    assert "Res-18 Rank-a+F: positions 3, 9, 14, 17 of the paper's 19 others scaled to 1, 2, 4 of the 5 others here" \
+        in data["notes"]
     assert list(csv.reader((out / "table2.csv").open()))[0] == ["Method", "Res-18"]
     # every cell of ours under the three protocols, beside the paper's (fixed-threshold) figure
     protos = {r[0]: r[1:] for r in csv.reader((out / "table2_protocols.csv").open())}
@@ -93,7 +96,8 @@ def test_reproduce_table2_end_to_end_from_the_cli(tmp_path, capsys):
 
 def test_reproduce_table1_and_table3_on_the_tiny_pipeline(tiny_cache, tmp_path):
     t1 = reproduce("table1", tiny_config(), cache=tiny_cache)
-    assert t1.rows == ["Top1", "Top2", "Top3", "Top4", "All", "Baseline"] and t1.columns[-1] == "avg"
+    assert t1.rows == ["Top1", "Top2", "Top3", "Top4", "All", "Baseline", "Ref-Whole", "Ref-Centre"]
+    assert t1.columns[-1] == "avg" and t1.paper["Ref-Whole"] == {} and t1.ours["Ref-Centre"]["avg"] is not None
     # matched by class name: the world's bus, car, cat, ... get VOC's published per-class figures
     assert t1.paper["Baseline"]["avg"] == 27.24 and t1.paper["Baseline"].get("bus") == 44.69
     assert set(t1.paper["Baseline"]) <= set(t1.columns)

@@ -22,7 +22,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
     backbones, methods = registries()
     g = p.add_argument_group("experiment")
     g.add_argument("--dataset", default=None,
-                   help="'embedded' (default: the generated world), a VOC-layout dir, voc:DIR or coco:DIR")
+                   help="'embedded' (default: the generated world), a VOC-layout dir, voc:DIR, coco:DIR or pets:DIR "
+                        "(Oxford-IIIT Pet)")
     from repcam_core.config import PRESETS
 
     g.add_argument("--preset", choices=PRESETS, default=None,

@@ -31,7 +31,7 @@ def cmd_cluster_compare(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data))
         return 0
-    print(f"Clustering B ({len(names)} classes) into N = {cfg.n_clusters} (minimum size {cfg.min_cluster_size}, "
+    print(f"Clustering B ({len(names)} classes) into N = {comp.n_clusters} (minimum size {comp.min_size}, "
           f"{cfg.cluster_restarts} starts), seeds {', '.join(map(str, seeds))}; mean ± sd over the seeds.")
     print("True families: " + ("; ".join(f"{f}: {', '.join(m)}" for f, m in data["truth"].items())
                                if comp.truth is not None else "unknown for this dataset (no ARI / NMI)"))

@@ -53,6 +53,12 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         print(f"({res.iterations} passes, {'converged' if res.converged else 'stopped at max passes'})")
     else:
         print(f"({p.config.clustering} clustering)")
+    from repcam_core.method.feasibility import cluster_sizes
+
+    n, m = cluster_sizes(p.config.n_clusters, p.config.min_cluster_size, p.num_classes)
+    if m != p.config.min_cluster_size:
+        print(f"note: {n} clusters of at least {p.config.min_cluster_size} classes do not fit {p.num_classes} classes: "
+              f"minimum size lowered to {m}, as runs of S-k do")
     return 0
 
 
@@ -61,7 +67,8 @@ def cmd_pairs(args: argparse.Namespace) -> int:
 
     p = make_pipeline(args)
     exp = make_experiment(args, p)
-    res = exp.run(["Baseline", "Top1", "Top2", "Top3", "Top4", "All"])
+    tops = ["Top1", "Top2", "Top3", "Top4"]  # a dataset with fewer classes leaves the impossible ones out
+    res = exp.run(["Baseline", *tops, "All"], optional=tops)
     table = exp.pairwise()["single"]
     text = pairwise_table_csv(p.class_names, table, res)
     write(out_dir(args) / "pairs.csv", text)
@@ -69,20 +76,21 @@ def cmd_pairs(args: argparse.Namespace) -> int:
         print(json.dumps({"classes": list(p.class_names), "pairwise": [[None if v != v else round(100 * v, 2)
                           for v in row] for row in table], **{k: v for k, v in res.to_json().items() if k == "miou"}}))
     else:
-        print(text)
+        print(text + "".join(f"note: {m} not run: {why}\n" for m, why in res.not_run.items()), end="")
         print(f"wrote {Path(args.out) / 'pairs.csv'}")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from repcam_core.method.modes import parse_modes
+    from repcam_core.method.modes import parse_request
 
-    modes = parse_modes(args.modes or "all")
+    modes, named = parse_request(args.modes or "all")
+    optional = [m.name for m in modes if m.name not in named]  # from a group: left out when impossible
     if args.seeds:
-        return _run_seeds(args, modes)
+        return _run_seeds(args, modes, optional)
     p = make_pipeline(args)
     exp = make_experiment(args, p)
-    res = exp.run(modes)
+    res = exp.run(modes, optional)
     out = out_dir(args)
     write(out / "results.csv", res.to_csv())
     data = res.to_json()
@@ -110,7 +118,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_seeds(args: argparse.Namespace, modes: list) -> int:
+def _run_seeds(args: argparse.Namespace, modes: list, optional: list[str]) -> int:
     """``repcam run --seeds 0,1,2``: the whole experiment once per seed, then mean and sd."""
     from repcam_core.errors import ConfigError
     from repcam_core.results import aggregate_seeds, seeds_text
@@ -125,7 +133,7 @@ def _run_seeds(args: argparse.Namespace, modes: list) -> int:
     for seed in seeds:
         args.seed = seed
         p = make_pipeline(args)
-        per_seed[seed] = make_experiment(args, p).run(modes)
+        per_seed[seed] = make_experiment(args, p).run(modes, optional)
     data = aggregate_seeds(per_seed)
     out = out_dir(args)
     write(out / "results_seeds.json", json.dumps(data, indent=2))
@@ -156,9 +164,11 @@ def register(sub: argparse._SubParsersAction) -> None:
             add_compare_options(sp)
         if name == "run":
             sp.add_argument("--modes", default=None,
-                            help="comma-separated, e.g. Baseline,S-1+F,S-1+A+F, or the groups paper (the paper's "
-                                 "modes), ablation (Baseline+A and the training-free Contrast-* rivals), all "
-                                 "(default: all)")
+                            help="comma-separated, e.g. Baseline,S-1+F,S-1+A+F,Ref-Whole, or the groups paper (the "
+                                 "paper's modes), ablation (Baseline+A and the training-free Contrast-* rivals), "
+                                 "reference (Ref-Whole, Ref-Centre: maps that need no model), all (default: all "
+                                 "three; the mode All is spelt with a capital). Modes of a group that this dataset "
+                                 "cannot run are left out with a note; named ones are an error")
             sp.add_argument("--seeds", default=None, metavar="LIST",
                             help="e.g. 0,1,2: run once per seed and report mean ± sd (overrides --seed)")
             sp.add_argument("--eval", choices=["paper", "wsss"], default="paper",

@@ -19,7 +19,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         backbones = [args.backbone]
     if args.table in ("table1", "table5") and args.backbone is None and args.preset == "paper":
         config = config.with_(backbone="resnet152" if args.table == "table1" else "resnet101")
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()] if args.modes else None
+    from repcam_core.method.modes import parse_modes
+
+    modes = [m.name for m in parse_modes(args.modes)] if args.modes else None  # groups expand
     rep = reproduce(args.table, config, cache=args.cache, progress=TqdmProgress(disable=args.quiet),
                     backbones=backbones, modes=modes, executor=make_executor(args.executor, args.ray_address),
                     coco_dataset=args.coco)
@@ -39,7 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_common(rp)
     rp.add_argument("--backbones", default=None, metavar="LIST",
                     help="comma-separated table columns for table2/3/4 (default: the paper's; --backbone picks one)")
-    rp.add_argument("--modes", default=None, help="rows to compute for table2/3/4 (default: the paper's rows)")
+    rp.add_argument("--modes", default=None,
+                    help="rows to compute for table2/3/4, names or groups as repcam run takes them (default: the "
+                         "paper's rows and the reference maps); a row this dataset cannot run is n/a with a note")
     rp.add_argument("--coco", default=None, metavar="DIR", help="table5: a COCO 2017 directory for the COCO-val column")
     rp.add_argument("--json", action="store_true", help="print the result as one JSON object")
     rp.set_defaults(fn=cmd_reproduce)

@@ -15,7 +15,9 @@ Defaults (``RunConfig.calibration_split == ""``):
   masks' single-label images are also training images of the classifiers: the threshold is then
   chosen on images the models have seen (disjoint from ``val`` all the same);
 * COCO: ``train-calib``, the slice of ``train`` that ``train-single`` leaves out
-  (:mod:`repcam_core.data.coco`), when evaluating ``val``; ``val`` when evaluating ``train*``.
+  (:mod:`repcam_core.data.coco`), when evaluating ``val``; ``val`` when evaluating ``train*``;
+* Oxford-IIIT Pet: ``calib``, carved out of ``trainval`` (the default training split ``train``
+  leaves it out, :mod:`repcam_core.data.pets`); ``test`` when evaluating ``calib``.
 
 ``"none"`` turns the protocol off. Any other value names a split, which must exist, have masks
 and share no image with the evaluation split (:class:`ConfigError` otherwise). When the default
@@ -35,7 +37,9 @@ OFF = "none"
 
 def default_calibration_split(kind: str, eval_split: str) -> str:
     """The calibration split the issue's protocol prescribes for a dataset ``kind``
-    (``embedded``, ``voc``, ``coco``) evaluated on ``eval_split``."""
+    (``embedded``, ``voc``, ``coco``, ``pets``) evaluated on ``eval_split``."""
+    if kind == "pets":
+        return "test" if eval_split == "calib" else "calib"
     if kind == "embedded":
         return "val" if eval_split == "calib" else "calib"
     if kind == "coco":

@@ -1,5 +1,9 @@
 """Resolve a ``--dataset`` string to a reader: the embedded world (default), a VOC-layout
-directory (``PATH`` or ``voc:PATH``) or a COCO 2017 directory (``coco:PATH``)."""
+directory (``PATH`` or ``voc:PATH``), a COCO 2017 directory (``coco:PATH``) or an Oxford-IIIT
+Pet directory in its own layout (``pets:PATH``).
+
+Split names a kind lacks: :data:`SPLIT_DEFAULTS` maps RunConfig's default evaluation split to
+the kind's own (the Pet download has ``trainval``/``test``, no ``val``)."""
 
 from __future__ import annotations
 
@@ -9,21 +13,36 @@ from typing import Any, Mapping
 from repcam_core.errors import DatasetError
 
 EMBEDDED = "embedded"
+KINDS = ("voc", "coco", "pets")
+"""Prefixes of ``KIND:DIR`` (a bare directory is VOC)."""
+SPLIT_DEFAULTS: dict[str, dict[str, str]] = {"pets": {"val": "test"}}
+"""Per dataset kind: an evaluation split name the kind does not have -> the one it uses instead."""
 
 
 def parse_dataset_spec(spec: str) -> tuple[str, str]:
-    """``"embedded"`` -> ("embedded", ""); ``"voc:/d"`` or ``"/d"`` -> ("voc", "/d"); ``"coco:/d"`` -> ("coco", "/d")."""
+    """``"embedded"`` -> ("embedded", ""); ``"voc:/d"`` or ``"/d"`` -> ("voc", "/d"); ``"coco:/d"`` ->
+    ("coco", "/d"); ``"pets:/d"`` -> ("pets", "/d")."""
     spec = spec.strip()
     if not spec:
-        raise DatasetError("empty dataset; use 'embedded', a VOC-layout directory, voc:DIR or coco:DIR")
+        raise DatasetError("empty dataset; use 'embedded', a VOC-layout directory, voc:DIR, coco:DIR or pets:DIR")
     if spec == EMBEDDED:
         return EMBEDDED, ""
     kind, sep, rest = spec.partition(":")
-    if sep and kind in ("voc", "coco"):
+    if sep and kind in KINDS:
         if not rest:
             raise DatasetError(f"dataset {spec!r} names no directory")
         return kind, rest
     return "voc", spec
+
+
+def default_eval_split(spec: str, eval_split: str) -> str:
+    """``eval_split`` as the dataset of ``spec`` names it: ``val`` is ``test`` for ``pets:``
+    (RunConfig's default then works there with no option); every other name is kept."""
+    try:
+        kind = parse_dataset_spec(spec)[0]
+    except DatasetError:
+        return eval_split  # an empty spec fails where the dataset is opened, with its message
+    return SPLIT_DEFAULTS.get(kind, {}).get(eval_split, eval_split)
 
 
 def dataset_pending(spec: str, cache_root: Path, world: Mapping[str, Any] | None = None) -> bool:
@@ -50,6 +69,10 @@ def open_dataset(spec: str, cache_root: Path, world: Mapping[str, Any] | None = 
         from repcam_core.data.coco import COCODataset
 
         return COCODataset(Path(path).expanduser())
+    if kind == "pets":
+        from repcam_core.data.pets import PetDataset
+
+        return PetDataset(Path(path).expanduser())
     from repcam_core.data.voc import VOCDataset
 
     return VOCDataset(Path(path).expanduser())

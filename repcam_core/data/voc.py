@@ -222,7 +222,7 @@ class VOCDataset:
         if split is not None and not self.has_masks(split):
             raise ImageError(f"split {split!r} has image-level labels only; no mask for {image_id}")
         path = self.mask_path(image_id, split)
-        with _open_image(path) as im:
+        with open_image(path) as im:
             try:
                 if im.mode in ("P", "L"):
                     return np.array(im, dtype=np.uint8)
@@ -269,14 +269,14 @@ def digest_files(digest: Any, paths: Iterable[Path | str]) -> None:
 
 def read_rgb(path: Path) -> np.ndarray:
     """The RGB image at ``path``, ``uint8 [H, W, 3]``; ImageError naming the file if unreadable."""
-    with _open_image(path) as im:
+    with open_image(path) as im:
         try:
             return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
         except (OSError, ValueError) as exc:
             raise ImageError(f"cannot decode image {path}: {exc}") from exc
 
 
-def _open_image(path: Path) -> Image.Image:
+def open_image(path: Path) -> Image.Image:
     """Open and fully decode ``path``; ImageError naming it when missing or undecodable."""
     if not path.is_file():
         raise ImageError(f"file not found: {path}")

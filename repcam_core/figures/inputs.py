@@ -102,6 +102,10 @@ def figure_modes(text: str | Sequence[str]) -> list[str]:
     from repcam_core.method.modes import parse_modes
 
     modes = parse_modes(text if isinstance(text, str) else ",".join(text))
+    references = [m.name for m in modes if not m.needs_model]
+    if references:
+        raise ConfigError(f"the paper figures show CAMs; {', '.join(references)} is a reference map without a "
+                          f"model (it is scored in the tables, not drawn)")
     if modes[0].kind == "baseline":
         raise ConfigError(f"the paper figures show the maps of representative classes; the first mode "
                           f"({modes[0].name}) has none: put a mode such as S-1+A+F first")

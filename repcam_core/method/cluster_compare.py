@@ -157,14 +157,19 @@ def compare_pipeline(pipeline: Any, seeds: Sequence[int], n_clusters: int | None
                      min_size: int | None = None) -> Comparison:
     """:func:`compare_clusterings` on a :class:`~repcam_core.pipeline.Pipeline`'s B (computed
     through its cache), with its class names, restarts and, when its dataset records them, the
-    true families. N and the minimum size default to the configuration's."""
+    true families. N and the minimum size default to the configuration's, the minimum lowered as a
+    run lowers it when N clusters of it do not fit the classes
+    (:func:`repcam_core.method.feasibility.cluster_sizes`)."""
+    from repcam_core.method.feasibility import cluster_sizes
+
     cfg = pipeline.config
+    n = cfg.n_clusters if n_clusters is None else n_clusters
     names = pipeline.class_names
     root = getattr(pipeline.dataset, "root", None)
     known = family_labels(root, names) if root is not None else None
     truth, families = known if known is not None else (None, ())
-    return compare_clusterings(pipeline.similarity(), cfg.n_clusters if n_clusters is None else n_clusters,
-                               cfg.min_cluster_size if min_size is None else min_size, seeds, truth=truth,
+    m = cluster_sizes(n, cfg.min_cluster_size, len(names))[1] if min_size is None else min_size
+    return compare_clusterings(pipeline.similarity(), n, m, seeds, truth=truth,
                                n_init=cfg.cluster_restarts, class_names=names, family_names=families)
 
 

@@ -12,7 +12,17 @@ Name grammar (case-insensitive, spaces ignored; canonical spelling on output):
 * ``Contrast-<sel>+F`` / ``Contrast-<sel>+A+F`` (``<sel>`` = Random, Rank-a, Rank-b, S-k, All) —
   the training-free rival: the same comparison classes, but instead of a binary model per class
   the multi-class model's Grad-CAM of ``logit_c - logit_j`` (the idea of Finer-CAM), fused as F
-  fuses. Against ``<sel>+F`` it isolates what training the binary models adds.
+  fuses. Against ``<sel>+F`` it isolates what training the binary models adds;
+* ``Ref-Whole`` / ``Ref-Centre`` (``Ref-Center`` too) — reference maps that need no model: the
+  whole image, and a centred Gaussian whose width is chosen on the calibration split
+  (:mod:`repcam_core.reference`). A CAM mode is only worth reporting against them.
+
+Groups: ``paper`` (Tables 1-4), ``ablation`` (Baseline+A and the Contrast-* rivals),
+``reference`` (the two reference maps) and ``all`` (all three, the default). A group is named in
+lower case exactly as written here; any other spelling is a mode name (``All`` is the mode that
+fuses every other class, ``all`` the group). Modes a dataset cannot run
+(:mod:`repcam_core.method.feasibility`) are left out of a group and reported; asked for by name
+they are an error.
 
 ``+A`` means the multi-layer CAM (sec. 3.2). Every mode except Baseline averages the CAMs of
 several binary models, i.e. uses the fusion step F (sec. 3.3), so ``fused`` is True for Topk and
@@ -30,14 +40,16 @@ import numpy as np
 from repcam_core.errors import ConfigError, UnknownNameError
 from repcam_core.method import selection
 
-ModeKind = Literal["baseline", "random", "rank", "cluster", "topk", "all"]
+ModeKind = Literal["baseline", "random", "rank", "cluster", "topk", "all", "reference"]
+Reference = Literal["whole", "centre"]
 MapSource = Literal["binary", "contrast"]
 
 _RANKS: dict[str, tuple[int, ...]] = {"a": selection.RANK_A, "b": selection.RANK_B}
 VALID_FORMS = (
     "Baseline, Baseline+A, Random+F, Random+A+F, Rank-a+F, Rank-a+A+F, Rank-b+F, Rank-b+A+F, "
     "S-k+F, S-k+A+F, Topk, Topk+A (k >= 1, e.g. S-2+F, Top3), All, All+A, and Contrast-<sel>+F, "
-    "Contrast-<sel>+A+F for <sel> = Random, Rank-a, Rank-b, S-k, All; or the groups paper, ablation, all"
+    "Contrast-<sel>+A+F for <sel> = Random, Rank-a, Rank-b, S-k, All, the reference maps Ref-Whole, "
+    "Ref-Centre; or the groups paper, ablation, reference, all"
 )
 
 
@@ -54,6 +66,7 @@ class Mode:
         fused: averages the CAMs of several comparison classes (step F).
         source: where each comparison class's map comes from: the binary model of the pair
             (the paper) or the multi-class model's contrast ``logit_c - logit_j`` (no training).
+        reference: for ``kind == "reference"``, which model-free map: "whole" or "centre".
     """
 
     name: str
@@ -63,6 +76,12 @@ class Mode:
     multilayer: bool = False
     fused: bool = False
     source: MapSource = "binary"
+    reference: Optional[Reference] = None
+
+    @property
+    def needs_model(self) -> bool:
+        """False for the reference maps, which read no model (nor B, clusters or pairs)."""
+        return self.kind != "reference"
 
     @property
     def needs_binary(self) -> bool:
@@ -127,6 +146,11 @@ def _all(m: re.Match[str]) -> Mode:
     return Mode("All" + _suffix(a, False), "all", multilayer=a, fused=True)
 
 
+def _reference(m: re.Match[str]) -> Mode:
+    which = "whole" if m["which"] == "whole" else "centre"
+    return Mode(f"Ref-{which.capitalize()}", "reference", reference=which)
+
+
 # Each name form: a full-match pattern (on the lower-cased, space-free name) and its builder.
 _FORMS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Optional[Mode]]], ...] = (
     (re.compile(r"baseline(?P<a>\+a)?"), _baseline),
@@ -135,6 +159,7 @@ _FORMS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Optional[Mode]]],
     (re.compile(r"s-(?P<k>\d+)(?P<a>\+a)?\+f"), _cluster),
     (re.compile(r"top(?P<k>\d+)(?P<a>\+a)?"), _topk),
     (re.compile(r"all(?P<a>\+a)?"), _all),
+    (re.compile(r"ref-(?P<which>whole|centre|center)"), _reference),
 )
 
 
@@ -170,20 +195,30 @@ def _parse_plain(key: str) -> Optional[Mode]:
 
 
 def parse_modes(text: str) -> list[Mode]:
-    """Parse comma-separated mode names (CLI input), dropping duplicates, keeping order.
+    """Parse comma-separated mode names and groups (CLI input), dropping duplicates, keeping order.
 
     Raises:
         ConfigError: when no mode is given. UnknownNameError: for an unknown name.
     """
+    return parse_request(text)[0]
+
+
+def parse_request(text: str) -> tuple[list[Mode], frozenset[str]]:
+    """:func:`parse_modes`, and the canonical names given by name rather than only through a
+    group (``--modes all,Top3``: Top3). A group is its lower-case name exactly (``all``; ``All``
+    is the mode)."""
     modes: dict[str, Mode] = {}
+    named: set[str] = set()
     for piece in str(text).split(","):
-        group = MODE_GROUPS.get(piece.strip().lower())
+        group = MODE_GROUPS.get(piece.strip())
         for name in (group() if group is not None else [piece] if piece.strip() else []):
             mode = parse_mode(name)
             modes.setdefault(mode.name, mode)
+            if group is None:
+                named.add(mode.name)
     if not modes:
         raise ConfigError(f"no mode given; valid: {VALID_FORMS}")
-    return list(modes.values())
+    return list(modes.values()), frozenset(named)
 
 
 PAPER_MODES: tuple[str, ...] = (
@@ -205,12 +240,17 @@ ABLATION_MODES: tuple[str, ...] = (
 """Modes that isolate one step each: A without binary models (Baseline+A) and the training-free
 rivals of every selection rule (Contrast-*)."""
 
-DEFAULT_MODES: tuple[str, ...] = (*PAPER_MODES, *ABLATION_MODES)
-"""What ``repcam run`` evaluates by default: the paper's modes and the ablations beside them."""
+REFERENCE_MODES: tuple[str, ...] = ("Ref-Whole", "Ref-Centre")
+"""Maps that need no model: the whole image and a centred prior (:mod:`repcam_core.reference`)."""
+
+DEFAULT_MODES: tuple[str, ...] = (*PAPER_MODES, *ABLATION_MODES, *REFERENCE_MODES)
+"""What ``repcam run`` evaluates by default: the paper's modes, the ablations beside them and the
+reference maps."""
 
 MODE_GROUPS: dict[str, Callable[[], Sequence[str]]] = {
     "paper": lambda: PAPER_MODES,
     "ablation": lambda: ABLATION_MODES,
+    "reference": lambda: REFERENCE_MODES,
     "all": lambda: DEFAULT_MODES,
 }
 """Names that stand for several modes in a comma-separated list (``--modes paper,Top1+A``)."""
@@ -255,6 +295,7 @@ _SELECTORS: dict[str, Callable[[_Inputs, int], list[int]]] = {
         x.need("pairwise", "the pairwise mIoU matrix of every binary model"), c,
         int(x.mode.k or 0)),
     "all": lambda x, c: selection.select_all(x.classes(), c),
+    "reference": lambda x, c: [],
 }
 
 

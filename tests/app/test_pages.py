@@ -91,8 +91,9 @@ def test_selection_rules(app_env):
     at.number_input(key=state.RULE_K).set_value(2).run()
     ok(at)
     assert at.dataframe[-1].value["representatives"].tolist() != reps_random
-    at.selectbox(key=state.RULE).set_value("Rank-a").run()  # needs 18 classes, has 6
-    assert not at.exception and at.error
+    at.selectbox(key=state.RULE).set_value("Rank-a").run()  # positions 3, 9, 14, 17 scaled to 1, 2, 4 of 5 others
+    ok(at)
+    assert [len(r.split(", ")) for r in at.dataframe[-1].value["representatives"]] == [3] * 6
 
 
 def test_explorer_toggles_change_fused_map_without_model_calls(app_env, monkeypatch):
@@ -232,3 +233,22 @@ def test_upload_validation():
     Image.new("RGB", (50, 40), (200, 10, 10)).save(buf, format="JPEG")
     img = load_upload(buf.getvalue(), "ok.jpg", 32)
     assert img.shape == (3, 32, 32) and img.dtype.is_floating_point is False
+
+
+def test_results_page_shows_reference_maps_without_other_backbones(app_env):
+    """The reference maps need no model, so their cached results match every backbone's key: they
+    show under this backbone only, with the width notes, and add no empty column per backbone."""
+    import json
+
+    from repcam_core.config import RunConfig
+    from repcam_core.experiment import Experiment
+    from repcam_core.pipeline import Pipeline
+
+    cfg = RunConfig.from_dict(json.loads(Path(app_env["REPCAM_APP_CONFIG"]).read_text()))
+    core = Experiment(Pipeline(cfg, cache=app_env["REPCAM_CACHE"])).run(["Ref-Whole", "Ref-Centre"]).to_json()
+    at = open_page("results")
+    ok(at)
+    df = at.dataframe[0].value
+    assert [c for c in df.columns if not c.endswith("95% CI")] == ["tinynet"]
+    assert df.loc["Ref-Whole", "tinynet"] == pytest.approx(core["protocols"]["fixed"]["Ref-Whole"]["miou"])
+    assert any("Ref-Centre: Gaussian width" in c.value for c in at.caption)
