@@ -279,14 +279,20 @@ class Experiment:
 
         return self.p.cache.get_or_create("protocols", key, create, load)
 
-    def protocols(self, results: dict[str, ModeResult], baseline: ModeResult | None) -> dict[str, Any]:
+    def protocols(self, results: dict[str, ModeResult], baseline: ModeResult | None,
+                  values: dict[str, ProtocolValues] | None = None) -> dict[str, Any]:
         """Every protocol of every mode in ``results`` and the paired comparisons with ``baseline``
-        (:func:`repcam_core.protocols.summarise`)."""
+        (:func:`repcam_core.protocols.summarise`; ``values``: :meth:`all_protocol_values`, when held)."""
+        values = self.all_protocol_values(results, baseline) if values is None else values
+        return summarise(values, baseline.mode if baseline is not None else None)
+
+    def all_protocol_values(self, results: dict[str, ModeResult],
+                            baseline: ModeResult | None) -> dict[str, ProtocolValues]:
+        """Each mode's unrounded protocol values, the Baseline's included (means over seeds start here)."""
         named = dict(results)
         if baseline is not None:
             named.setdefault(baseline.mode, baseline)
-        return summarise({m: self.protocol_values(r) for m, r in named.items()},
-                         baseline.mode if baseline is not None else None)
+        return {m: self.protocol_values(r) for m, r in named.items()}
 
     def calibration_info(self, results: dict[str, ModeResult] | None = None) -> dict[str, Any]:
         """Which split calibrated the thresholds and how many images it has (read from a result
@@ -310,9 +316,9 @@ class Experiment:
             self.pairwise()
         results = {m.name: self.evaluate_mode(m) for m in parsed}
         baseline = results.get("Baseline") or self.evaluate_mode(parse_mode("Baseline"))
-        summary = self.protocols(results, baseline)
+        values = self.all_protocol_values(results, baseline)
         return Results(self.p.class_names, self.p.config.threshold, results, self.p.config.to_dict(),
-                       summary, self.calibration_info(results))
+                       self.protocols(results, baseline, values), self.calibration_info(results), values)
 
     def has_result(self, mode: Mode | str) -> bool:
         mode = mode if isinstance(mode, Mode) else parse_mode(mode)
@@ -327,8 +333,9 @@ class Experiment:
             return None
         baseline = results.get("Baseline") or (self.evaluate_mode(parse_mode("Baseline"))
                                                 if self.has_result("Baseline") else None)
+        values = self.all_protocol_values(results, baseline)
         return Results(self.p.class_names, self.p.config.threshold, results, self.p.config.to_dict(),
-                       self.protocols(results, baseline), self.calibration_info(results))
+                       self.protocols(results, baseline, values), self.calibration_info(results), values)
 
     def evaluate_wsss(self, mode: Mode | str, bg_threshold: float = 0.15) -> dict[str, Any]:
         """The WSSS convention (:func:`repcam_core.wsss.evaluate_wsss`), from the same cached maps."""

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -28,6 +27,7 @@ from typing import Any, Callable, Sequence
 from repcam_core import paper_tables as pt
 from repcam_core.config import RunConfig
 from repcam_core.errors import ConfigError, RepCAMError
+from repcam_core.percent import fmt, pct, points
 
 TABLES = ("table1", "table2", "table3", "table4", "table5")
 Number = float | None
@@ -168,7 +168,7 @@ def _table1(base: RunConfig, experiment: Callable) -> Reproduction:
     res = exp.run(["Baseline", "Top1", "Top2", "Top3", "Top4", "All"])
     names = list(exp.p.class_names)
     rows = ["Top1", "Top2", "Top3", "Top4", "All", "Baseline"]
-    ours = {r: {**{n: _pct(v) for n, v in zip(names, res.modes[r].per_class)}, "avg": _pct(res.modes[r].miou)}
+    ours = {r: {**{n: pct(v) for n, v in zip(names, res.modes[r].per_class)}, "avg": pct(res.modes[r].miou)}
             for r in rows}
     paper = {r: {c: v for c, v in pt.TABLE1[r].items() if c in names or c == "avg"} for r in rows}
     notes = [f"paper: ResNet-152 on VOC 2012 val; ours: {base.backbone} on {base.dataset} ({base.eval_split})"]
@@ -206,7 +206,7 @@ def _ablation(table: str, base: RunConfig, experiment: Callable, backbones: Sequ
         if runnable:
             res = exp.run(runnable)
             for r in runnable:
-                ours[r][col] = _pct(res.modes[r].miou)
+                ours[r][col] = pct(res.modes[r].miou)
                 protos[r][col] = _protocols_of(res, r)
         for r in rows:
             if table == "table3":
@@ -243,7 +243,7 @@ def _table5(base: RunConfig, experiment: Callable, coco_dataset: str | None) -> 
             wanted = [(r, rec[0]) for r, rec in pt.TABLE5_RECIPES.items() if rec is not None and rec[1] == method]
             res = experiment(config.with_(cam_method=method)).run([m for _, m in wanted])
             for r, m in wanted:
-                ours[r][col] = _pct(res.modes[m].miou)
+                ours[r][col] = pct(res.modes[m].miou)
                 protos[r][col] = _protocols_of(res, m)
     return Reproduction("table5", columns, rows, ours, paper, notes, protocols=protos)
 
@@ -255,23 +255,19 @@ def _protocols_of(res: Any, mode: str) -> dict[str, Any]:
     return {proto: entries[mode] for proto, entries in data.items() if mode in entries}
 
 
-def _pct(v: float) -> Number:
-    return None if v is None or not math.isfinite(v) else round(100 * float(v), 2)
-
-
 def _sub(a: Number, b: Number) -> Number:
-    return None if a is None or b is None else round(a - b, 2)
+    """Ours minus the paper's figure, both as shown (so the three numbers of a cell agree)."""
+    return None if a is None or b is None else points(a - b)
 
 
 def _fmt(v: Number) -> str:
-    return "" if v is None else f"{v:.2f}"
+    return fmt(v, missing="")
 
 
 def _cell(ours: Number, paper: Number, diff: Number) -> str:
-    o = "n/a" if ours is None else f"{ours:.2f}"
     if paper is None:
-        return o
-    return f"{o} ({paper:.2f}, {'n/a' if diff is None else f'{diff:+.2f}'})"
+        return fmt(ours)
+    return f"{fmt(ours)} ({fmt(paper)}, {fmt(diff, signed=True)})"
 
 
 def _grid_csv(rows: list[str], columns: list[str], values: dict[str, dict[str, Number]],
