@@ -251,7 +251,8 @@ class Experiment:
             return ModeResult(d["mode"], d["thresholds"], counts.class_iou(),
                               d["thresholds"].index(self.p.config.threshold),
                               {int(c): js for c, js in d["comparisons"].items()}, counts, split.get("calib"),
-                              images=d.get("images", {}), skipped=d.get("skipped", []))
+                              images=d.get("images", {}), skipped=d.get("skipped", []),
+                              computed_on=self.p.cache.computed_on(p))
 
         return self.p.cache.get_or_create("results", self.mode_key(mode), create, load)
 

@@ -27,6 +27,7 @@ from typing import Any, Callable, Sequence
 from repcam_core import paper_tables as pt
 from repcam_core.config import RunConfig
 from repcam_core.errors import ConfigError, RepCAMError
+from repcam_core.machine import merge as merge_machines
 from repcam_core.percent import fmt, pct, points
 
 TABLES = ("table1", "table2", "table3", "table4", "table5")
@@ -47,6 +48,8 @@ class Reproduction:
     labels: dict[str, str] = field(default_factory=dict)  # row -> the paper's row label
     protocols: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     """row -> column -> {"fixed"|"calibrated"|"auc": {"miou", "ci", ["threshold"]}} (ours only)."""
+    computed_on: list[dict[str, Any]] = field(default_factory=list)
+    """The machine records behind our figures (:mod:`repcam_core.machine`)."""
 
     def protocols_csv(self) -> str:
         """Rows = the paper's rows; per column: the paper's figure, then ours under each protocol
@@ -136,7 +139,8 @@ class Reproduction:
             paths.append(out / name)
         write_json_atomic(out / f"{self.table}.json", {
             "table": self.table, "columns": self.columns, "rows": self.rows, "ours": self.ours,
-            "paper": self.paper, "diff": self.diff(), "protocols": self.protocols, "notes": self.notes})
+            "paper": self.paper, "diff": self.diff(), "protocols": self.protocols, "notes": self.notes,
+            "computed_on": self.computed_on})
         return [*paths, out / f"{self.table}.json"]
 
 
@@ -177,7 +181,7 @@ def _table1(base: RunConfig, experiment: Callable) -> Reproduction:
     layout = pairwise_table_csv(exp.p.class_names, exp.pairwise()["single"], res)
     protos = {r: {"avg": _protocols_of(res, r)} for r in rows}
     return Reproduction("table1", [*names, "avg"], rows, ours, paper, notes, layout, dict(pt.TABLE1_LABELS),
-                        protos)
+                        protos, res.computed_on)
 
 
 def _ablation(table: str, base: RunConfig, experiment: Callable, backbones: Sequence[str] | None,
@@ -192,6 +196,7 @@ def _ablation(table: str, base: RunConfig, experiment: Callable, backbones: Sequ
     paper: dict[str, dict[str, Number]] = {r: {} for r in rows}
     protos: dict[str, dict[str, dict[str, Any]]] = {r: {} for r in rows}
     notes: list[str] = []
+    machines: list[dict[str, Any]] = []
     columns = [pt.BACKBONE_LABELS.get(b, b) for b in backbones]
     for bb, col in zip(backbones, columns):
         exp = experiment(base.with_(backbone=bb, eval_split=split))
@@ -205,6 +210,7 @@ def _ablation(table: str, base: RunConfig, experiment: Callable, backbones: Sequ
                 notes.append(f"{col} {r}: n/a ({exc})")
         if runnable:
             res = exp.run(runnable)
+            machines += res.computed_on
             for r in runnable:
                 ours[r][col] = pct(res.modes[r].miou)
                 protos[r][col] = _protocols_of(res, r)
@@ -219,7 +225,8 @@ def _ablation(table: str, base: RunConfig, experiment: Callable, backbones: Sequ
     else:
         notes.insert(0, "paper: VOC 2012 val; Res-50/101/152 from Table 2, VGG-19/Res-18/Mobilenet from Table 4")
     labels = dict(pt.TABLE4_LABELS) if table == "table4" else {}
-    return Reproduction(table, columns, rows, ours, paper, notes, labels=labels, protocols=protos)
+    return Reproduction(table, columns, rows, ours, paper, notes, labels=labels, protocols=protos,
+                        computed_on=merge_machines(machines))
 
 
 def _table5(base: RunConfig, experiment: Callable, coco_dataset: str | None) -> Reproduction:
@@ -229,6 +236,7 @@ def _table5(base: RunConfig, experiment: Callable, coco_dataset: str | None) -> 
     protos: dict[str, dict[str, dict[str, Any]]] = {r: {} for r in rows}
     paper = {r: dict(pt.TABLE5[r][1]) for r in rows}
     notes = [f"ours: {base.backbone} (the paper's best network per method is in its Table 5)"]
+    machines: list[dict[str, Any]] = []
     runs = {"PASCAL-val": base.with_(eval_split="val"), "PASCAL-train": base.with_(eval_split="train")}
     if coco_dataset:
         spec = coco_dataset if coco_dataset.startswith("coco:") else f"coco:{coco_dataset}"
@@ -242,10 +250,12 @@ def _table5(base: RunConfig, experiment: Callable, coco_dataset: str | None) -> 
         for method in ("gradcam", "cam"):
             wanted = [(r, rec[0]) for r, rec in pt.TABLE5_RECIPES.items() if rec is not None and rec[1] == method]
             res = experiment(config.with_(cam_method=method)).run([m for _, m in wanted])
+            machines += res.computed_on
             for r, m in wanted:
                 ours[r][col] = pct(res.modes[m].miou)
                 protos[r][col] = _protocols_of(res, m)
-    return Reproduction("table5", columns, rows, ours, paper, notes, protocols=protos)
+    return Reproduction("table5", columns, rows, ours, paper, notes, protocols=protos,
+                        computed_on=merge_machines(machines))
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from repcam_core.machine import merge as merge_machines
 from repcam_core.percent import fmt, mean_sd, pct, pct_fmt
 from repcam_core.protocols import PROTOCOLS, ImageCounts, ProtocolValues, aggregate_protocols, mean_over_classes
 
@@ -33,6 +34,8 @@ class ModeResult:
     calib_counts: ImageCounts | None = None
     images: dict[str, int] = field(default_factory=dict)  # role -> images in that split
     skipped: list[str] = field(default_factory=list)  # unreadable files left out of the splits
+    computed_on: list[dict[str, Any]] = field(default_factory=list)  # repcam_core.machine records
+
     @property
     def per_class(self) -> np.ndarray:
         return self.iou[:, self.threshold_index]
@@ -65,6 +68,11 @@ class Results:
         """Unreadable image or mask files the splits left out (as the results recorded them)."""
         return sorted({f for r in self.modes.values() for f in r.skipped})
 
+    @property
+    def computed_on(self) -> list[dict[str, Any]]:
+        """The distinct machine records (CPU, torch build, threads) behind every figure here."""
+        return merge_machines(m for r in self.modes.values() for m in r.computed_on)
+
     def to_json(self) -> dict[str, Any]:
         out = {
             "threshold": self.threshold,
@@ -75,6 +83,7 @@ class Results:
             "comparisons": {m: {self.class_names[c]: [self.class_names[j] for j in js]
                                 for c, js in r.comparisons.items()} for m, r in self.modes.items()},
             "config": self.config,
+            "computed_on": self.computed_on,
         }
         if self.protocols:
             out["protocols"] = {p: {m: v for m, v in self.protocols["protocols"][p].items() if m in self.modes}
@@ -157,6 +166,7 @@ def aggregate_seeds(per_seed: Mapping[int, Results]) -> dict[str, Any]:
         "per_seed": {str(s): {m: pct(r.modes[m].miou) for m in modes} for s, r in per_seed.items()},
         "per_class": {m: {n: pct(v) for n, v in zip(first.class_names, per_class[m])} for m in modes},
         "config": first.config,
+        "computed_on": merge_machines(m for r in per_seed.values() for m in r.computed_on),
     }
     if all(r.values for r in per_seed.values()):
         out.update(aggregate_protocols([r.values for r in per_seed.values()], modes))

@@ -53,6 +53,7 @@ def test_cluster_compare_json_carries_the_scores(env, out, capsys):
         assert [r["seed"] for r in data["runs"][algo]] == [0, 1]
         assert sorted(c for g in data["runs"][algo][0]["clusters"] for c in g) == sorted(data["classes"])
     assert data["summary"]["agglomerative"]["ari"]["sd"] == 0  # deterministic (the JSON rounds to 4 decimals)
+    assert data["computed_on"] and all(m["threads"] >= 1 for m in data["computed_on"])  # B's model's machine
     written = json.loads((Path(out[1]) / "cluster_compare.json").read_text())
     assert written["summary"] == data["summary"]
 

@@ -79,6 +79,7 @@ def test_reproduce_table2_end_to_end_from_the_cli(tmp_path, capsys):
     assert by["Rank-a+F"][0] == ""  # positions 3,9,14,17 do not exist among 6 classes
     data = json.loads((out / "table2.json").read_text())
     assert any("Rank-a+F: n/a" in n for n in data["notes"])
+    assert data["computed_on"] and all(m["threads"] >= 1 and m["cpu"] for m in data["computed_on"])
     assert list(csv.reader((out / "table2.csv").open()))[0] == ["Method", "Res-18"]
     # every cell of ours under the three protocols, beside the paper's (fixed-threshold) figure
     protos = {r[0]: r[1:] for r in csv.reader((out / "table2_protocols.csv").open())}
