@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 
-import pytest
 import torch
 
 from repcam_testing import tiny_config
