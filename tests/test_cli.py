@@ -13,7 +13,7 @@ import pytest
 
 from repcam_testing import TINY_WORLD
 from repcam_core.cli import main
-from repcam_core.machine import cpu_model
+from repcam_core.machine import machine
 
 TINY = ["--image-size", "32", "--epochs", "3", "--binary-epochs", "2", "--batch-size", "16", "--clusters", "3",
         "--min-cluster-size", "2", "--device", "cpu", "--quiet"]
@@ -43,10 +43,7 @@ def test_run_json_has_miou_and_per_class(world, tmp_path, capsys):
     assert set(data["protocols"]) == {"fixed", "calibrated", "auc"} and data["calibration"]["split"] == "calib"
     assert list(data["vs_baseline"]["calibrated"]) == ["S-1+F", "S-1+A+F"]
     assert all(0 <= v <= 100 for v in data["miou"].values())
-    import torch  # the machine the figures were computed on: this process's, with its thread count
-
-    assert data["computed_on"] == [{"cpu": cpu_model(), "torch": torch.__version__, "cuda": torch.version.cuda,
-                                    "threads": torch.get_num_threads()}]
+    assert data["computed_on"] == [machine()]  # this process's machine, with its thread count
     assert set(data["per_class"]["S-1+A+F"]) == set((world / "classes.txt").read_text().split())
     csv = (tmp_path / "o" / "results.csv").read_text().splitlines()
     assert csv[0].startswith("mode,") and len(csv) == 4
@@ -115,7 +112,7 @@ def test_run_over_seeds_reports_mean_and_sd(world, tmp_path, capsys):
     assert main(args) == 0
     data = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert data["seeds"] == [0, 1]
-    assert data["computed_on"] and all({"cpu", "torch", "cuda", "threads"} == set(m) for m in data["computed_on"])
+    assert data["computed_on"] and all({"cpu", "isa", "torch", "cuda", "threads"} == set(m) for m in data["computed_on"])
     # The mean and sd are of the unrounded per-seed values, rounded once; the per-seed figures are
     # each rounded to 0.01, so the mean of the shown figures may be off by 0.005 from the unrounded
     # mean, which rounding moves by up to 0.005 more: at most 0.01 apart (1e-9: float slack). The sd

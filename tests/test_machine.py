@@ -27,11 +27,13 @@ def threads():
 def test_machine_names_the_cpu_the_torch_build_and_the_threads(threads):
     threads(1)
     one = machine()
-    assert one == {"cpu": cpu_model(), "torch": torch.__version__, "cuda": torch.version.cuda, "threads": 1}
+    assert one == {"cpu": cpu_model(), "isa": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__,
+                   "cuda": torch.version.cuda, "threads": 1}
     if Path("/proc/cpuinfo").is_file():
-        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                 if line.lower().startswith("model name")]
-        assert not names or one["cpu"] == names[0]
+        info = Path("/proc/cpuinfo").read_text().split("\n\n")[0].splitlines()
+        field = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in info)}
+        if "model name" in field and "cpu family" in field:
+            assert one["cpu"].startswith(field["model name"] + " (cpu family " + field["cpu family"] + ", model ")
     assert merge([one, None, dict(one), {**one, "threads": 2}]) == [one, {**one, "threads": 2}]
 
 
