@@ -34,8 +34,6 @@ from typing import Any, Callable, Mapping, TypeVar
 from repcam_core import __version__
 from repcam_core.config import SCHEMA_VERSION, config_hash
 from repcam_core.errors import CacheVersionError, RepCAMError
-from repcam_core.machine import machine
-from repcam_core.machine import merge as merge_machines
 from repcam_core.integrity import (
     TMP_MARK,
     Damaged,
@@ -51,6 +49,8 @@ from repcam_core.integrity import (
     seal,
     storage_errors,
 )
+from repcam_core.machine import machine
+from repcam_core.machine import merge as merge_machines
 
 T = TypeVar("T")
 MANIFEST = "manifest.json"
