@@ -19,6 +19,7 @@ from repcam_core.method.clusterers import CLUSTERINGS, cluster_classes, smallest
 from repcam_core.method.clustering import reorder_by_clusters
 from repcam_core.method.feasibility import random_count
 from repcam_core.method.modes import comparison_classes, parse_mode
+from repcam_core.percent import pct, pct_fmt
 
 st.title("Clustering & representative-class selection")
 state.init()
@@ -89,11 +90,13 @@ rows = {"target": names, "representatives": [", ".join(names[j] for j in comps[c
 if pairwise is not None:
     P = pairwise["single"]
     oracle = [topk_oracle(P, c, max(1, len(comps[c]))) for c in range(C)]
-    rows["expected IoU %"] = [round(100 * expected_iou(P, c, comps[c]), 1) for c in range(C)]
-    rows["Top-k oracle %"] = [round(100 * o[1], 1) for o in oracle]
+    expected = np.array([expected_iou(P, c, comps[c]) for c in range(C)], float)  # fractions, unrounded
+    best = np.array([o[1] for o in oracle], float)
+    rows["expected IoU %"] = [pct(v) for v in expected]
+    rows["Top-k oracle %"] = [pct(v) for v in best]
     rows["Top-k classes"] = [", ".join(names[j] for j in o[0]) for o in oracle]
-    st.metric(f"{mode.name}: mean expected IoU", f"{np.nanmean(rows['expected IoU %']):.1f}%",
-              delta=f"{np.nanmean(rows['expected IoU %']) - np.nanmean(rows['Top-k oracle %']):.1f} vs Top-k oracle")
+    st.metric(f"{mode.name}: mean expected IoU", pct_fmt(np.nanmean(expected)) + "%",
+              delta=f"{pct_fmt(np.nanmean(expected) - np.nanmean(best), signed=True)} vs Top-k oracle")
 else:
     st.info("The pairwise table (every binary model alone) is not in the cache, so expected IoUs are not "
             "shown; compute it on the Home page.")

@@ -24,6 +24,7 @@ from repcam_core.figures import WIDTHS
 from repcam_core.figures.inputs import from_explanation
 from repcam_core.figures.paper import PAPER_FIGURES, draw
 from repcam_core.errors import ImageError
+from repcam_core.percent import pct_fmt
 
 st.title("CAM explorer")
 state.init()
@@ -150,7 +151,7 @@ if reps and not ready:  # nothing fused yet: no fused figure to report
 ss[state.EX_LAST] = {"iou": iou_fused, "baseline_iou": iou_base, "fused_sum": float(fused.sum()), "ready": ready,
                      "threshold": thr, "mode": mode_name}
 
-fmt = lambda v: "—" if v is None else f"{100 * v:.1f}%"  # noqa: E731
+fmt = lambda v: "—" if v is None else pct_fmt(v) + "%"  # noqa: E731
 cols = st.columns(3)
 cols[0].image(overlay(image, fused * 0, gt, alpha=0.0), caption="image (white: ground truth)")
 cols[1].image(overlay(image, baseline, gt, threshold=thr), caption=f"Grad-CAM baseline · IoU {fmt(iou_base)}")
@@ -163,7 +164,7 @@ else:
 m = st.columns(3)
 m[0].metric("IoU baseline", fmt(iou_base))
 m[1].metric("IoU fused", fmt(iou_fused), delta=None if iou_base is None or iou_fused is None
-            else f"{100 * (iou_fused - iou_base):+.1f} pts")
+            else f"{pct_fmt(iou_fused - iou_base, signed=True)} pts")
 m[2].metric("classes fused", len(ready))
 
 if ready:

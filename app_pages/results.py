@@ -23,6 +23,7 @@ from repcam_core.figures.paper import PAPER_FIGURES, build
 from repcam_core.explore import cached_pairwise
 from repcam_core.method.modes import DEFAULT_MODES, parse_mode
 from repcam_core.models.backbones import BACKBONES
+from repcam_core.percent import fmt
 from repcam_core.pipeline import Pipeline
 from repcam_core.tables import pairwise_table_csv
 
@@ -83,9 +84,9 @@ intervals = {b: {m: e[m]["ci"] for m in by_backbone[b].modes} for b, e in entrie
 st.subheader(f"Ablation: mIoU (%) — modes × backbones · {PROTOCOL_LABELS[proto]}")
 order = [m for m in CANDIDATES if any(m in t for t in table.values())]
 df = pd.DataFrame(table).reindex(order)
-ci_df = pd.DataFrame({f"{b} 95% CI": {m: "—" if v[0] is None else f"[{v[0]:.2f}, {v[1]:.2f}]" for m, v in iv.items()}
+ci_df = pd.DataFrame({f"{b} 95% CI": {m: "—" if v[0] is None else f"[{fmt(v[0])}, {fmt(v[1])}]" for m, v in iv.items()}
                       for b, iv in intervals.items()}).reindex(order)
-st.dataframe(pd.concat([df, ci_df], axis=1).style.format("{:.2f}", na_rep="—", subset=list(df.columns)),
+st.dataframe(pd.concat([df, ci_df], axis=1).style.format(lambda v: fmt(v, missing="—"), subset=list(df.columns)),
              key="res_table")
 st.plotly_chart(ablation_bars(table, intervals, f"mIoU (%) per mode · {PROTOCOL_LABELS[proto]} · 95 % intervals"),
                 key="res_ablation")
@@ -97,7 +98,7 @@ d1, d2 = st.columns(2)
 d1.download_button("Ablation table (CSV)", pd.concat([df, ci_df], axis=1).to_csv(), f"ablation_{proto}.csv",
                    "text/csv", key="dl_ablation_csv")
 d2.download_button("Ablation table (PNG)", table_png(["mode", *df.columns], [[i, *[
-    "—" if not np.isfinite(v) else f"{v:.2f}" for v in row]] for i, row in df.iterrows()]),
+    fmt(v, missing="—") for v in row]] for i, row in df.iterrows()]),
     f"ablation_{proto}.png", "image/png", key="dl_ablation_png")
 
 if mine is None:
@@ -109,7 +110,7 @@ if vs:
     st.caption("Paired bootstrap over the same resampled evaluation images: the difference in points, its 95 % "
                "interval, and the share of resamples in which the mode beats the Baseline.")
     st.dataframe(pd.DataFrame({"mode": list(vs), "diff (pts)": [v["diff"] for v in vs.values()],
-                               "95% CI": ["—" if v["ci"][0] is None else f"[{v['ci'][0]:+.2f}, {v['ci'][1]:+.2f}]"
+                               "95% CI": ["—" if v["ci"][0] is None else f"[{fmt(v['ci'][0], True)}, {fmt(v['ci'][1], True)}]"
                                           for v in vs.values()],
                                "P(better)": [v["p_better"] for v in vs.values()]}),
                  hide_index=True, key="res_vs_baseline")

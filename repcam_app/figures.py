@@ -11,6 +11,9 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
+from repcam_core.percent import fmt, pct_fmt
+from repcam_core.protocols import mean_over_classes
+
 # A jet-like colormap: anchors at 0, .35, .5, .65, 1 (blue -> cyan -> green -> yellow -> red).
 _CMAP_X = np.array([0.0, 0.125, 0.375, 0.625, 0.875, 1.0])
 _CMAP_RGB = np.array([[0, 0, 128], [0, 0, 255], [0, 255, 255], [255, 255, 0], [255, 0, 0], [128, 0, 0]], float)
@@ -111,16 +114,17 @@ def pairwise_heatmap(pairwise: np.ndarray, names: Sequence[str],
                      extra_rows: dict[str, np.ndarray] | None = None) -> go.Figure:
     """Table 1: column = target class c, row = comparison class j (IoU of model (c, j) alone), then
     one row per extra mode (Top-k, All, Baseline) with its per-class IoU. Values in percent."""
-    P = 100 * np.asarray(pairwise, float).T  # [j, c]
-    rows, ylabels = [*P], list(names)
+    rows, ylabels = [*np.asarray(pairwise, float).T], list(names)  # fractions, [j, c]
     for label, values in (extra_rows or {}).items():
-        rows.append(100 * np.asarray(values, float))
+        rows.append(np.asarray(values, float))
         ylabels.append(f"▸ {label}")
-    Z = np.array(rows)
+    F = np.array(rows)
+    Z = 100 * F
+    cells = [[pct_fmt(v, missing="", decimals=1) for v in row] for row in F]  # short labels, rounded once
     fig = go.Figure(go.Heatmap(
         z=Z, x=list(names), y=ylabels, colorscale="RdYlGn", zmin=np.nanmin(Z) if np.isfinite(Z).any() else 0,
-        text=np.where(np.isfinite(Z), np.round(Z, 1).astype(str), ""), texttemplate="%{text}",
-        hovertemplate="target <b>%{x}</b><br>with <b>%{y}</b><br>IoU %{z:.1f}%<extra></extra>"))
+        text=cells, texttemplate="%{text}", customdata=[[pct_fmt(v) for v in row] for row in F],
+        hovertemplate="target <b>%{x}</b><br>with <b>%{y}</b><br>IoU %{customdata}%<extra></extra>"))
     if extra_rows:
         fig.add_hline(y=len(names) - 0.5, line=dict(color="black", width=2))
     fig.update_layout(title="Pairwise IoU (%) of each binary model alone, Table 1", height=120 + 26 * len(ylabels),
@@ -142,8 +146,8 @@ def ablation_bars(table: dict[str, dict[str, float]], intervals: dict[str, dict[
             up = [np.nan if hi is None or v is None else hi - v for v, (_, hi) in zip(vals, ci)]
             down = [np.nan if lo is None or v is None else v - lo for v, (lo, _) in zip(vals, ci)]
             error = dict(type="data", symmetric=False, array=up, arrayminus=down, thickness=1)
-        fig.add_bar(name=backbone, x=names, y=vals, error_y=error,
-                    hovertemplate="%{x}: %{y:.2f}%<extra>" + backbone + "</extra>")
+        fig.add_bar(name=backbone, x=names, y=vals, error_y=error, customdata=[fmt(v) for v in vals],
+                    hovertemplate="%{x}: %{customdata}%<extra>" + backbone + "</extra>")
     fig.update_layout(title=title, barmode="group", yaxis_title="mIoU (%)",
                       height=420, margin=dict(l=10, r=10, t=50, b=10), xaxis=dict(tickangle=-45))
     return fig
@@ -153,7 +157,8 @@ def per_class_bars(names: Sequence[str], per_mode: dict[str, np.ndarray]) -> go.
     fig = go.Figure()
     for mode, vals in per_mode.items():
         fig.add_bar(name=mode, x=list(names), y=100 * np.asarray(vals, float),
-                    hovertemplate="%{x}: %{y:.1f}%<extra>" + mode + "</extra>")
+                    customdata=[pct_fmt(v) for v in np.asarray(vals, float)],
+                    hovertemplate="%{x}: %{customdata}%<extra>" + mode + "</extra>")
     fig.update_layout(title="IoU (%) per class", barmode="group", yaxis_title="IoU (%)", height=400,
                       margin=dict(l=10, r=10, t=50, b=10))
     return fig
@@ -168,12 +173,11 @@ def threshold_curves(curves: dict[str, tuple[Sequence[float], np.ndarray]], mark
     fig = go.Figure()
     palette = plotly.colors.qualitative.Plotly
     for k, (mode, (ts, iou)) in enumerate(curves.items()):
-        iou = np.asarray(iou, float)
-        ok = np.isfinite(iou)
-        miou = np.where(ok, iou, 0).sum(0) / np.maximum(ok.sum(0), 1)
+        miou = mean_over_classes(iou)  # the computation behind the tables' figures
         colour = palette[k % len(palette)]
         fig.add_scatter(x=list(ts), y=100 * miou, mode="lines", name=mode, line=dict(color=colour),
-                        hovertemplate="t=%{x:.3f}: %{y:.1f}%<extra>" + mode + "</extra>")
+                        customdata=[pct_fmt(v) for v in miou],
+                        hovertemplate="t=%{x:.3f}: %{customdata}%<extra>" + mode + "</extra>")
         t_cal = (calibrated or {}).get(mode)
         if t_cal is not None:
             j = int(np.argmin(np.abs(np.asarray(ts, float) - t_cal)))

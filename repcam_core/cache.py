@@ -49,6 +49,8 @@ from repcam_core.integrity import (
     seal,
     storage_errors,
 )
+from repcam_core.machine import machine
+from repcam_core.machine import merge as merge_machines
 
 T = TypeVar("T")
 MANIFEST = "manifest.json"
@@ -95,6 +97,13 @@ class ArtifactCache:
 
     def manifest(self, kind: str, key: Mapping[str, Any]) -> dict[str, Any]:
         return json.loads((self.entry(kind, key) / MANIFEST).read_text())
+
+    @staticmethod
+    def computed_on(path: Path) -> list[dict[str, Any]]:
+        """The machine records (:mod:`repcam_core.machine`) of the entry at ``path`` and of every
+        entry it was computed from; [] for an entry written before they were recorded."""
+        man = json.loads((path / MANIFEST).read_text())
+        return man.get("computed_on") or merge_machines([man.get("machine")])
 
     def get_or_create(
         self,
@@ -222,9 +231,10 @@ class ArtifactCache:
         self.check(dep, deep=False)
         self._vouched.add(dep.relative_to(self.root).as_posix())
 
-    def _input_stats(self, inputs: set[str]) -> dict[str, list[list[Any]]]:
+    def _input_stats(self, inputs: set[str], machines: list[Any]) -> dict[str, list[list[Any]]]:
         """``[name, size, mtime_ns]`` of each file of ``inputs`` and of the entries they were computed
-        from, transitively (so that a later check of them costs a stat per file, no parsing)."""
+        from, transitively (so that a later check of them costs a stat per file, no parsing); their
+        machine records are appended to ``machines``."""
         out: dict[str, list[list[Any]]] = {}
         todo = sorted(inputs)
         while todo:
@@ -237,6 +247,7 @@ class ArtifactCache:
                 continue  # gone meanwhile: nothing to vouch for
             out[rel] = [[n, st.st_size, st.st_mtime_ns] for n in [MANIFEST, *(man.get("files") or {})]
                         if (st := _stat(self.root / rel / n)) is not None]
+            machines.extend(man.get("computed_on") or [man.get("machine")])
             todo.extend(man.get("inputs") or [])
         return out
 
@@ -250,10 +261,13 @@ class ArtifactCache:
         try:
             with storage_errors(self.root):
                 create(tmp)
+                man = self._manifest(kind, key)
+                machines = [man["machine"]]
                 if stack[-1]:
-                    (tmp / INPUTS).write_text(json.dumps(self._input_stats(stack[-1]), separators=(",", ":")))
-                man = {**self._manifest(kind, key), "files": record_files(tmp, skip=(MANIFEST,)),
-                       "inputs": sorted(stack[-1])}
+                    stats = self._input_stats(stack[-1], machines)
+                    (tmp / INPUTS).write_text(json.dumps(stats, separators=(",", ":")))
+                man.update({"computed_on": merge_machines(machines), "files": record_files(tmp, skip=(MANIFEST,)),
+                            "inputs": sorted(stack[-1])})
                 _write_json(tmp / MANIFEST, seal(man))
                 self._publish(tmp, path)
         except BaseException:
@@ -288,6 +302,7 @@ class ArtifactCache:
             "torch": torch.__version__,
             "numpy": numpy.__version__,
             "python": platform.python_version(),
+            "machine": machine(),  # recorded, never keyed: a cache stays usable on any machine
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
 

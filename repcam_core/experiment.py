@@ -289,7 +289,8 @@ class Experiment:
                               d["thresholds"].index(self.p.config.threshold),
                               {int(c): js for c, js in d["comparisons"].items()}, counts, split.get("calib"),
                               images=d.get("images", {}), skipped=d.get("skipped", []),
-                              auc_counts=split.get("auc.eval"), widths=d.get("widths"))
+                              auc_counts=split.get("auc.eval"), widths=d.get("widths"),
+                              computed_on=self.p.cache.computed_on(p))
 
         return self.p.cache.get_or_create("results", self.mode_key(mode), create, load)
 
@@ -319,18 +320,28 @@ class Experiment:
 
         return self.p.cache.get_or_create("protocols", key, create, load)
 
-    def protocols(self, results: dict[str, ModeResult], baseline: ModeResult | None) -> dict[str, Any]:
+    def protocols(self, results: dict[str, ModeResult], baseline: ModeResult | None,
+                  values: dict[str, ProtocolValues] | None = None) -> dict[str, Any]:
         """Every protocol of every mode in ``results`` and the paired comparisons with ``baseline``
-        (:func:`repcam_core.protocols.summarise`); a reference map's entries carry its ``width``."""
+        (:func:`repcam_core.protocols.summarise`; ``values``: :meth:`all_protocol_values`, when held); a
+        reference map's entries carry its ``width``."""
+        values = self.all_protocol_values(results, baseline) if values is None else values
+        summary = summarise(values, baseline.mode if baseline is not None else None)
         named = dict(results)
         if baseline is not None:
             named.setdefault(baseline.mode, baseline)
-        summary = summarise({m: self.protocol_values(r) for m, r in named.items()},
-                            baseline.mode if baseline is not None else None)
         for m, r in named.items():
             for proto, width in (r.widths or {}).items():
                 summary["protocols"][proto][m]["width"] = width
         return summary
+
+    def all_protocol_values(self, results: dict[str, ModeResult],
+                            baseline: ModeResult | None) -> dict[str, ProtocolValues]:
+        """Each mode's unrounded protocol values, the Baseline's included (means over seeds start here)."""
+        named = dict(results)
+        if baseline is not None:
+            named.setdefault(baseline.mode, baseline)
+        return {m: self.protocol_values(r) for m, r in named.items()}
 
     def calibration_info(self, results: dict[str, ModeResult] | None = None) -> dict[str, Any]:
         """Which split calibrated the thresholds and how many images it has (read from a result
@@ -366,8 +377,9 @@ class Experiment:
 
     def _results(self, results: dict[str, ModeResult], baseline: ModeResult | None,
                  plan: ModePlan | None = None) -> Results:
+        values = self.all_protocol_values(results, baseline)
         return Results(self.p.class_names, self.p.config.threshold, results, self.p.config.to_dict(),
-                       self.protocols(results, baseline), self.calibration_info(results),
+                       self.protocols(results, baseline, values), self.calibration_info(results), values,
                        adapted={m: n for m, n in (plan.adapted if plan else {}).items() if m in results},
                        not_run=dict(plan.not_run) if plan else {})
 

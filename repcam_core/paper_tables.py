@@ -9,6 +9,8 @@ quotes two of them: Baseline 29.41 and the best mode 35.93, kept in :data:`TABLE
 
 from __future__ import annotations
 
+from repcam_core.percent import pct
+
 VOC_CLASS_ORDER = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
                    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
                    "train", "tvmonitor")
@@ -24,7 +26,7 @@ _T1 = {
     "Baseline": "0.194 0.1377 0.1715 0.1576 0.2194 0.4469 0.2892 0.4491 0.1533 0.3778 0.2249 0.4053 0.3046 0.3354 0.3452 0.1765 0.2726 0.2244 0.3483 0.2138 0.2724",
 }
 TABLE1: dict[str, dict[str, float]] = {
-    mode: {name: round(100 * float(v), 2) for name, v in zip((*VOC_CLASS_ORDER, "avg"), row.split())}
+    mode: {name: pct(v) for name, v in zip((*VOC_CLASS_ORDER, "avg"), row.split())}
     for mode, row in _T1.items()
 }
 TABLE1_BACKBONE = "resnet152"

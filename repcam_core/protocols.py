@@ -33,6 +33,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from repcam_core.errors import ConfigError
+from repcam_core.percent import mean_sd, pct
 
 CURVE = np.round(np.linspace(0.0, 1.0, 201), 3)
 """The threshold grid every per-image count is taken at (step 0.005, 0 and 1 included)."""
@@ -125,7 +126,7 @@ class ImageCounts:
 
     def miou_curve(self) -> np.ndarray:
         """``[T]`` mIoU at every threshold (mean over classes with a defined IoU)."""
-        return _nanmean(self.class_iou(), axis=0)
+        return mean_over_classes(self.class_iou())
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Flat arrays for storage: ``cls [N]``, ``inter``/``pred`` ``[N, T]``, ``gt [N]``, ``thresholds``
@@ -146,6 +147,15 @@ class ImageCounts:
             parts = [np.flatnonzero(c == k) for k in range(C)]
         return cls(np.asarray(a["thresholds"], dtype=np.float64), [inter[p] for p in parts],
                    [pred[p] for p in parts], [gt[p] for p in parts])
+
+
+def mean_over_classes(iou: np.ndarray) -> np.ndarray:
+    """``[T]`` mean of ``iou [C, T]`` over the classes with a defined IoU (NaN: not evaluated).
+
+    Every mIoU of a result goes through this one function (``ModeResult.miou`` and each
+    protocol's point value), so the same figure is never summed in two orders: ``np.nanmean``
+    over a column sums pairwise from 8 classes on and can differ in the last bit."""
+    return _nanmean(np.asarray(iou, dtype=np.float64), axis=0)
 
 
 def bootstrap_weights(images: Sequence[int], resamples: int, seed: int) -> list[np.ndarray]:
@@ -234,7 +244,7 @@ def summarise(values: Mapping[str, ProtocolValues], baseline: str | None = "Base
     protocols: dict[str, dict[str, Any]] = {p: {} for p in PROTOCOLS}
     for mode, v in values.items():
         for k, name in enumerate(PROTOCOLS):
-            entry: dict[str, Any] = {"miou": _pct(v.point[k]), "ci": _ci(v.resampled[:, k])}
+            entry: dict[str, Any] = {"miou": pct(v.point[k]), "ci": _ci(v.resampled[:, k])}
             if name == "fixed":
                 entry["threshold"] = v.fixed_threshold
             elif name == "calibrated":
@@ -248,35 +258,36 @@ def summarise(values: Mapping[str, ProtocolValues], baseline: str | None = "Base
                 continue
             for k, name in enumerate(PROTOCOLS):
                 diff = v.resampled[:, k] - base.resampled[:, k]
-                finite = diff[np.isfinite(diff)]
-                vs[name][mode] = {"diff": _pct(v.point[k] - base.point[k]), "ci": _ci(diff),
-                                  "p_better": None if not finite.size else round(float((finite > 0).mean()), 4)}
+                vs[name][mode] = {"diff": pct(v.point[k] - base.point[k]), "ci": _ci(diff),
+                                  "p_better": _p_better(diff)}
     return {"protocols": protocols, "vs_baseline": vs}
 
 
-def aggregate_protocols(per_seed: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Mean and sd across seeds of each protocol's point value (and of each vs-Baseline
-    difference); ``per_seed`` holds each seed's :func:`summarise` output."""
-    def stats(vals: list[Any]) -> dict[str, Any]:
-        arr = np.array([np.nan if v is None else v for v in vals], dtype=float)
-        ok = arr[np.isfinite(arr)]
-        return {"mean": round(float(ok.mean()), 2) if ok.size else None,
-                "sd": round(float(ok.std(ddof=1)), 2) if ok.size > 1 else (0.0 if ok.size else None),
-                "per_seed": [None if not np.isfinite(a) else float(a) for a in arr]}
+def aggregate_protocols(per_seed: Sequence[Mapping[str, ProtocolValues]], modes: Sequence[str],
+                        baseline: str = "Baseline") -> dict[str, Any]:
+    """Mean and sd across seeds of each protocol's point value (and of each difference with
+    ``baseline``), from each seed's unrounded values (``per_seed``: mode -> ProtocolValues, as
+    :meth:`repcam_core.experiment.Experiment.run` keeps them), rounded once
+    (:func:`repcam_core.percent.mean_sd`); ``per_seed`` lists each seed's rounded figure as its
+    own JSON shows it. Modes in ``modes`` order; the vs-Baseline block only where every seed
+    evaluated ``baseline``."""
+    def stats(fractions: list[float]) -> dict[str, Any]:
+        mean, sd = mean_sd(fractions)
+        return {"mean": mean, "sd": sd, "per_seed": [pct(f) for f in fractions]}
 
-    first = per_seed[0]
-    out: dict[str, Any] = {"protocols": {}, "vs_baseline": {}}
-    for block, field in (("protocols", "miou"), ("vs_baseline", "diff")):
-        for name in PROTOCOLS:
-            out[block][name] = {}
-            for mode in first[block].get(name, {}):
-                entries = [s[block][name].get(mode, {}) for s in per_seed]
-                agg = stats([e.get(field) for e in entries])
-                if block == "protocols" and name != "auc":
-                    agg["thresholds"] = [e.get("threshold") for e in entries]
-                if block == "vs_baseline":
-                    agg["p_better"] = [e.get("p_better") for e in entries]
-                out[block][name][mode] = agg
+    out: dict[str, Any] = {"protocols": {p: {} for p in PROTOCOLS}, "vs_baseline": {p: {} for p in PROTOCOLS}}
+    bases = [s.get(baseline) for s in per_seed]
+    for mode in modes:
+        values = [s[mode] for s in per_seed]
+        for k, name in enumerate(PROTOCOLS):
+            agg = stats([float(v.point[k]) for v in values])
+            if name != "auc":
+                agg["thresholds"] = [v.fixed_threshold if name == "fixed" else v.calibrated_threshold for v in values]
+            out["protocols"][name][mode] = agg
+            if mode != baseline and all(b is not None for b in bases):
+                diff = stats([float(v.point[k] - b.point[k]) for v, b in zip(values, bases)])
+                diff["p_better"] = [_p_better(v.resampled[:, k] - b.resampled[:, k]) for v, b in zip(values, bases)]
+                out["vs_baseline"][name][mode] = diff
     return out
 
 
@@ -299,8 +310,10 @@ def _nanmean(x: np.ndarray, axis: int) -> np.ndarray:
     return _ratio(np.where(ok, x, 0.0).sum(axis), ok.sum(axis))
 
 
-def _pct(v: float) -> float | None:
-    return None if v is None or not np.isfinite(v) else round(100 * float(v), 2)
+def _p_better(diff: np.ndarray) -> float | None:
+    """The share of resamples in which a mode is strictly better than the Baseline (4 decimals)."""
+    finite = diff[np.isfinite(diff)]
+    return None if not finite.size else round(float((finite > 0).mean()), 4)
 
 
 def _ci(samples: np.ndarray) -> list[float | None]:
@@ -308,4 +321,4 @@ def _ci(samples: np.ndarray) -> list[float | None]:
     if not ok.size:
         return [None, None]
     lo, hi = np.percentile(ok, [2.5, 97.5])
-    return [_pct(lo), _pct(hi)]
+    return [pct(lo), pct(hi)]

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -31,7 +30,9 @@ from typing import Any, Callable, Sequence
 from repcam_core import paper_tables as pt
 from repcam_core.config import RunConfig
 from repcam_core.errors import ConfigError, RepCAMError
+from repcam_core.machine import merge as merge_machines
 from repcam_core.method.modes import REFERENCE_MODES
+from repcam_core.percent import fmt, pct, points
 
 TABLES = ("table1", "table2", "table3", "table4", "table5")
 Number = float | None
@@ -51,6 +52,8 @@ class Reproduction:
     labels: dict[str, str] = field(default_factory=dict)  # row -> the paper's row label
     protocols: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     """row -> column -> {"fixed"|"calibrated"|"auc": {"miou", "ci", ["threshold"]}} (ours only)."""
+    computed_on: list[dict[str, Any]] = field(default_factory=list)
+    """The machine records behind our figures (:mod:`repcam_core.machine`)."""
 
     def protocols_csv(self) -> str:
         """Rows = the paper's rows; per column: the paper's figure, then ours under each protocol
@@ -140,7 +143,8 @@ class Reproduction:
             paths.append(out / name)
         write_json_atomic(out / f"{self.table}.json", {
             "table": self.table, "columns": self.columns, "rows": self.rows, "ours": self.ours,
-            "paper": self.paper, "diff": self.diff(), "protocols": self.protocols, "notes": self.notes})
+            "paper": self.paper, "diff": self.diff(), "protocols": self.protocols, "notes": self.notes,
+            "computed_on": self.computed_on})
         return [*paths, out / f"{self.table}.json"]
 
 
@@ -174,7 +178,7 @@ def _table1(base: RunConfig, experiment: Callable) -> Reproduction:
     res = exp.run(["Baseline", *tops, "All", *REFERENCE_MODES], optional=[*tops, *REFERENCE_MODES])
     names = list(exp.p.class_names)
     rows = ["Top1", "Top2", "Top3", "Top4", "All", "Baseline", *REFERENCE_MODES]
-    ours = {r: {**{n: _pct(v) for n, v in zip(names, res.modes[r].per_class)}, "avg": _pct(res.modes[r].miou)}
+    ours = {r: {**{n: pct(v) for n, v in zip(names, res.modes[r].per_class)}, "avg": pct(res.modes[r].miou)}
             if r in res.modes else {} for r in rows}
     paper = {r: {c: v for c, v in pt.TABLE1.get(r, {}).items() if c in names or c == "avg"} for r in rows}
     notes = [f"paper: ResNet-152 on VOC 2012 val; ours: {base.backbone} on {base.dataset} ({base.eval_split})"]
@@ -184,7 +188,7 @@ def _table1(base: RunConfig, experiment: Callable) -> Reproduction:
     layout = pairwise_table_csv(exp.p.class_names, exp.pairwise()["single"], res)
     protos = {r: {"avg": _protocols_of(res, r)} for r in rows if r in res.modes}
     return Reproduction("table1", [*names, "avg"], rows, ours, paper, notes, layout, dict(pt.TABLE1_LABELS),
-                        protos)
+                        protos, res.computed_on)
 
 
 def _ablation(table: str, base: RunConfig, experiment: Callable, backbones: Sequence[str] | None,
@@ -199,6 +203,7 @@ def _ablation(table: str, base: RunConfig, experiment: Callable, backbones: Sequ
     paper: dict[str, dict[str, Number]] = {r: {} for r in rows}
     protos: dict[str, dict[str, dict[str, Any]]] = {r: {} for r in rows}
     notes: list[str] = []
+    machines: list[dict[str, Any]] = []
     columns = [pt.BACKBONE_LABELS.get(b, b) for b in backbones]
     for bb, col in zip(backbones, columns):
         exp = experiment(base.with_(backbone=bb, eval_split=split))
@@ -213,8 +218,9 @@ def _ablation(table: str, base: RunConfig, experiment: Callable, backbones: Sequ
         if runnable:
             res = exp.run(runnable)
             notes += [f"{col} {r}: {note}" for r, note in res.adapted.items()]
+            machines += res.computed_on
             for r in runnable:
-                ours[r][col] = _pct(res.modes[r].miou)
+                ours[r][col] = pct(res.modes[r].miou)
                 protos[r][col] = _protocols_of(res, r)
         for r in rows:
             if table == "table3":
@@ -227,7 +233,8 @@ def _ablation(table: str, base: RunConfig, experiment: Callable, backbones: Sequ
     else:
         notes.insert(0, "paper: VOC 2012 val; Res-50/101/152 from Table 2, VGG-19/Res-18/Mobilenet from Table 4")
     labels = dict(pt.TABLE4_LABELS) if table == "table4" else {}
-    return Reproduction(table, columns, rows, ours, paper, notes, labels=labels, protocols=protos)
+    return Reproduction(table, columns, rows, ours, paper, notes, labels=labels, protocols=protos,
+                        computed_on=merge_machines(machines))
 
 
 def _table5(base: RunConfig, experiment: Callable, coco_dataset: str | None) -> Reproduction:
@@ -238,6 +245,7 @@ def _table5(base: RunConfig, experiment: Callable, coco_dataset: str | None) -> 
     protos: dict[str, dict[str, dict[str, Any]]] = {r: {} for r in rows}
     paper = {r: dict(pt.TABLE5[r][1]) if r in pt.TABLE5 else {} for r in rows}
     notes = [f"ours: {base.backbone} (the paper's best network per method is in its Table 5)"]
+    machines: list[dict[str, Any]] = []
     runs = {"PASCAL-val": base.with_(eval_split="val"), "PASCAL-train": base.with_(eval_split="train")}
     if coco_dataset:
         spec = coco_dataset if coco_dataset.startswith("coco:") else f"coco:{coco_dataset}"
@@ -252,12 +260,14 @@ def _table5(base: RunConfig, experiment: Callable, coco_dataset: str | None) -> 
             wanted = [(r, rec[0]) for r, rec in recipes.items() if rec is not None and rec[1] == method]
             res = experiment(config.with_(cam_method=method)).run([m for _, m in wanted], optional=REFERENCE_MODES)
             notes += [f"{col} {m}: n/a ({why})" for m, why in res.not_run.items()]
+            machines += res.computed_on
             for r, m in wanted:
                 if m not in res.modes:
                     continue
-                ours[r][col] = _pct(res.modes[m].miou)
+                ours[r][col] = pct(res.modes[m].miou)
                 protos[r][col] = _protocols_of(res, m)
-    return Reproduction("table5", columns, rows, ours, paper, notes, protocols=protos)
+    return Reproduction("table5", columns, rows, ours, paper, notes, protocols=protos,
+                        computed_on=merge_machines(machines))
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -267,23 +277,19 @@ def _protocols_of(res: Any, mode: str) -> dict[str, Any]:
     return {proto: entries[mode] for proto, entries in data.items() if mode in entries}
 
 
-def _pct(v: float) -> Number:
-    return None if v is None or not math.isfinite(v) else round(100 * float(v), 2)
-
-
 def _sub(a: Number, b: Number) -> Number:
-    return None if a is None or b is None else round(a - b, 2)
+    """Ours minus the paper's figure, both as shown (so the three numbers of a cell agree)."""
+    return None if a is None or b is None else points(a - b)
 
 
 def _fmt(v: Number) -> str:
-    return "" if v is None else f"{v:.2f}"
+    return fmt(v, missing="")
 
 
 def _cell(ours: Number, paper: Number, diff: Number) -> str:
-    o = "n/a" if ours is None else f"{ours:.2f}"
     if paper is None:
-        return o
-    return f"{o} ({paper:.2f}, {'n/a' if diff is None else f'{diff:+.2f}'})"
+        return fmt(ours)
+    return f"{fmt(ours)} ({fmt(paper)}, {fmt(diff, signed=True)})"
 
 
 def _grid_csv(rows: list[str], columns: list[str], values: dict[str, dict[str, Number]],

@@ -1,7 +1,8 @@
 """Results of an experiment: per-mode IoU curves and counts, the three protocols, and the
 tables written by the CLI (JSON, CSV, plain text) and read by the app.
 
-Every figure is in percent in the JSON and text outputs (fractions in the objects).
+Every figure is in percent in the JSON and text outputs (fractions in the objects), rounded once
+by :mod:`repcam_core.percent`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from repcam_core.protocols import PROTOCOLS, ImageCounts, aggregate_protocols
+from repcam_core.machine import merge as merge_machines
+from repcam_core.percent import fmt, mean_sd, pct, pct_fmt
+from repcam_core.protocols import PROTOCOLS, ImageCounts, ProtocolValues, aggregate_protocols, mean_over_classes
 
 
 @dataclass
@@ -33,6 +36,7 @@ class ModeResult:
     skipped: list[str] = field(default_factory=list)  # unreadable files left out of the splits
     auc_counts: ImageCounts | None = None  # the AUC protocol's counts when not ``counts`` (Ref-Centre)
     widths: dict[str, float] | None = None  # Ref-Centre: protocol -> the width chosen on the calibration split
+    computed_on: list[dict[str, Any]] = field(default_factory=list)  # repcam_core.machine records
 
     @property
     def per_class(self) -> np.ndarray:
@@ -40,8 +44,9 @@ class ModeResult:
 
     @property
     def miou(self) -> float:
-        vals = self.per_class
-        return float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan")
+        """The mean over evaluated classes at the configured threshold: the same computation as
+        the fixed protocol's point value (:func:`repcam_core.protocols.mean_over_classes`)."""
+        return float(mean_over_classes(self.iou)[self.threshold_index])
 
 
 @dataclass
@@ -49,7 +54,8 @@ class Results:
     """The ablation table of one configuration: modes x classes, and every protocol.
 
     ``protocols`` is :func:`repcam_core.protocols.summarise`'s output (``{"protocols": ...,
-    "vs_baseline": ...}``) and ``calibration`` says which images calibrated the thresholds.
+    "vs_baseline": ...}``), ``calibration`` says which images calibrated the thresholds and
+    ``values`` holds every mode's unrounded protocol values (what means over seeds start from).
     ``adapted``: mode -> how its settings were adapted to this dataset; ``not_run``: mode -> why a
     mode of the requested group was left out (:mod:`repcam_core.method.feasibility`)."""
 
@@ -59,6 +65,7 @@ class Results:
     config: dict[str, Any]
     protocols: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, ProtocolValues] = field(default_factory=dict, repr=False)
     adapted: dict[str, str] = field(default_factory=dict)
     not_run: dict[str, str] = field(default_factory=dict)
 
@@ -67,8 +74,12 @@ class Results:
         """Unreadable image or mask files the splits left out (as the results recorded them)."""
         return sorted({f for r in self.modes.values() for f in r.skipped})
 
+    @property
+    def computed_on(self) -> list[dict[str, Any]]:
+        """The distinct machine records (CPU, torch build, threads) behind every figure here."""
+        return merge_machines(m for r in self.modes.values() for m in r.computed_on)
+
     def to_json(self) -> dict[str, Any]:
-        pct = lambda v: None if not np.isfinite(v) else round(100 * float(v), 2)  # noqa: E731
         out = {
             "threshold": self.threshold,
             "classes": list(self.class_names),
@@ -80,6 +91,7 @@ class Results:
             "config": self.config,
             "adapted": dict(self.adapted),
             "not_run": dict(self.not_run),
+            "computed_on": self.computed_on,
         }
         if self.protocols:
             out["protocols"] = {p: {m: v for m, v in self.protocols["protocols"][p].items() if m in self.modes}
@@ -97,12 +109,12 @@ class Results:
         extra = [f"{p}{s}" for p in PROTOCOLS for s in ("", "_lo", "_hi")] if self.protocols else []
         w.writerow(["mode", *self.class_names, "mIoU", *extra])
         for m, r in self.modes.items():
-            row = [m, *[f"{100 * v:.2f}" for v in r.per_class], f"{100 * r.miou:.2f}"]
+            row = [m, *[pct_fmt(v) for v in r.per_class], pct_fmt(r.miou)]
             if self.protocols:
                 for p in PROTOCOLS:
                     e = self.protocols["protocols"][p].get(m, {})
                     lo, hi = e.get("ci", [None, None])
-                    row += [_fmt(e.get("miou")), _fmt(lo), _fmt(hi)]
+                    row += [fmt(e.get("miou")), fmt(lo), fmt(hi)]
             w.writerow(row)
         return buf.getvalue()
 
@@ -119,7 +131,7 @@ class Results:
         """The three protocols side by side with their 95 % intervals, then the paired
         comparison with the Baseline, then the notes (plain text, for the terminal)."""
         if not self.protocols:
-            return "\n".join([*(f"  {m:<18} {_fmt(100 * r.miou)}" for m, r in self.modes.items()), *self.notes()])
+            return "\n".join([*(f"  {m:<18} {pct_fmt(r.miou)}" for m, r in self.modes.items()), *self.notes()])
         P, V = self.protocols["protocols"], self.protocols["vs_baseline"]
         width = max(len(m) for m in self.modes)
         cal = self.calibration or {}
@@ -147,7 +159,7 @@ class Results:
                     e = V[p].get(m, {})
                     lo, hi = e.get("ci", [None, None])
                     pb = e.get("p_better")
-                    cells.append(f"{_sfmt(e.get('diff'))} [{_sfmt(lo)}, {_sfmt(hi)}] "
+                    cells.append(f"{fmt(e.get('diff'), True)} [{fmt(lo, True)}, {fmt(hi, True)}] "
                                  f"{'' if pb is None else f'{pb:.2f}'}")
                 lines.append(f"  {m:<{width}}  " + "  ".join(f"{c:>27}" for c in cells))
         return "\n".join(lines + self.notes())
@@ -160,23 +172,23 @@ def aggregate_seeds(per_seed: Mapping[int, Results]) -> dict[str, Any]:
     Training a small network is noisy; a claim about modes should rest on several seeds."""
     first = next(iter(per_seed.values()))
     modes = list(first.modes)
-    miou = {m: np.array([100 * r.modes[m].miou for r in per_seed.values()]) for m in modes}
-    per_class = {m: np.nanmean([100 * r.modes[m].per_class for r in per_seed.values()], 0) for m in modes}
+    miou = {m: mean_sd([r.modes[m].miou for r in per_seed.values()]) for m in modes}  # unrounded, rounded once
+    per_class = {m: np.nanmean([r.modes[m].per_class for r in per_seed.values()], 0) for m in modes}
     out = {
         "threshold": first.threshold,
         "classes": list(first.class_names),
         "seeds": list(per_seed),
-        "miou": {m: round(float(v.mean()), 2) for m, v in miou.items()},
-        "miou_std": {m: round(float(v.std(ddof=1)) if len(v) > 1 else 0.0, 2) for m, v in miou.items()},
-        "per_seed": {str(s): {m: round(100 * r.modes[m].miou, 2) for m in modes} for s, r in per_seed.items()},
-        "per_class": {m: {n: round(float(v), 2) for n, v in zip(first.class_names, per_class[m])} for m in modes},
+        "miou": {m: mean for m, (mean, _) in miou.items()},
+        "miou_std": {m: sd for m, (_, sd) in miou.items()},
+        "per_seed": {str(s): {m: pct(r.modes[m].miou) for m in modes} for s, r in per_seed.items()},
+        "per_class": {m: {n: pct(v) for n, v in zip(first.class_names, per_class[m])} for m in modes},
         "config": first.config,
         "adapted": dict(first.adapted),
         "not_run": dict(first.not_run),
+        "computed_on": merge_machines(m for r in per_seed.values() for m in r.computed_on),
     }
-    if all(r.protocols for r in per_seed.values()):
-        agg = aggregate_protocols([r.to_json() for r in per_seed.values()])
-        out.update(agg)
+    if all(r.values for r in per_seed.values()):
+        out.update(aggregate_protocols([r.values for r in per_seed.values()], modes))
         out["calibration"] = first.calibration
     return out
 
@@ -188,8 +200,8 @@ def seeds_text(data: Mapping[str, Any]) -> str:
     if "protocols" not in data:
         lines = [f"mIoU (%) at threshold {data['threshold']}, mean ± sd over seeds {', '.join(map(str, seeds))}:"]
         for m in data["miou"]:
-            runs = "  ".join(f"{data['per_seed'][str(s)][m]:6.2f}" for s in seeds)
-            lines.append(f"  {m:<{width}}  {data['miou'][m]:6.2f} ± {data['miou_std'][m]:5.2f}   ({runs})")
+            runs = "  ".join(f"{fmt(data['per_seed'][str(s)][m]):>6}" for s in seeds)
+            lines.append(f"  {m:<{width}}  {fmt(data['miou'][m]):>6} ± {fmt(data['miou_std'][m]):>5}   ({runs})")
         return "\n".join(lines)
     P, V = data["protocols"], data["vs_baseline"]
     notes = [f"note: {m} adapted to this dataset: {n}" for m, n in data.get("adapted", {}).items()]
@@ -209,20 +221,11 @@ def seeds_text(data: Mapping[str, Any]) -> str:
 def _ms(e: Mapping[str, Any] | None, signed: bool = False) -> str:
     if not e or e.get("mean") is None:
         return "n/a"
-    mean = f"{e['mean']:+.2f}" if signed else f"{e['mean']:.2f}"
-    return f"{mean} ± {e['sd']:.2f}"
+    return f"{fmt(e['mean'], signed)} ± {fmt(e['sd'])}"
 
 
 def _cell(e: Mapping[str, Any]) -> str:
     if e.get("miou") is None:
         return "n/a"
     lo, hi = e.get("ci", [None, None])
-    return f"{e['miou']:6.2f} [{_fmt(lo)}, {_fmt(hi)}]"
-
-
-def _fmt(v: Any) -> str:
-    return "n/a" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{float(v):.2f}"
-
-
-def _sfmt(v: Any) -> str:
-    return "n/a" if v is None else f"{float(v):+.2f}"
+    return f"{fmt(e['miou']):>6} [{fmt(lo)}, {fmt(hi)}]"

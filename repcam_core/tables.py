@@ -9,6 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from repcam_core.experiment import Results
+from repcam_core.percent import fraction_fmt
 
 
 def pairwise_table_csv(class_names: Sequence[str], pairwise: np.ndarray, results: Results) -> str:
@@ -19,12 +20,11 @@ def pairwise_table_csv(class_names: Sequence[str], pairwise: np.ndarray, results
     w = csv.writer(buf)
     w.writerow(["class", *class_names, "avg"])
     for i, name in enumerate(class_names):
-        w.writerow([name, *["" if j == i or not np.isfinite(pairwise[i, j]) else f"{pairwise[i, j]:.4f}"
-                            for j in range(len(class_names))], ""])
+        w.writerow([name, *["" if j == i else fraction_fmt(pairwise[i, j]) for j in range(len(class_names))], ""])
     for mode, label in [("Top1", "Top1"), ("Top2", "Top2"), ("Top3", "Top3"), ("Top4", "Top4"),
                         ("All", "All"), ("Baseline", "Grad-CAM"), ("Ref-Whole", "Ref-Whole"),
                         ("Ref-Centre", "Ref-Centre")]:
         if mode in results.modes:
             r = results.modes[mode]
-            w.writerow([label, *[f"{v:.4f}" for v in r.per_class], f"{r.miou:.4f}"])
+            w.writerow([label, *[fraction_fmt(v) for v in r.per_class], fraction_fmt(r.miou)])
     return buf.getvalue()

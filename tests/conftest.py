@@ -13,14 +13,10 @@ import pytest
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI and the app do (repcam_core.cli.quiet_threads)
 
-from repcam_testing import tiny_config  # noqa: E402
+from repcam_testing import SURVIVAL, missing, survived, tiny_config  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 """``../shared/data`` beside the checkout: the real photos and masks (never copied into the project)."""
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 @pytest.fixture(scope="session")
@@ -30,11 +26,19 @@ def shared_data() -> Path:
     Absent: the test fails under ``CI=true`` (CI always has it, so a missing copy is a broken
     checkout, not a reason to pass untested) and is skipped elsewhere, saying why."""
     if not SHARED_DATA.is_dir():
-        message = f"{SHARED_DATA} is absent (the real photos and masks beside the checkout)"
-        if _in_ci():
-            pytest.fail(message + "; CI must have it", pytrace=False)
-        pytest.skip(message)
+        missing(f"{SHARED_DATA} is absent (the real photos and masks beside the checkout)")
     return SHARED_DATA
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """``@pytest.mark.survives("what")``: count the test in "what survives what" once its call
+    passed (every assertion held), never before."""
+    report = yield
+    if report.when == "call" and report.passed:
+        for mark in item.iter_markers("survives"):
+            survived(*mark.args)
+    return report
 
 
 @pytest.fixture(scope="session")
@@ -52,8 +56,6 @@ def tiny_pipeline(tiny_cache):
 
 def pytest_terminal_summary(terminalreporter) -> None:
     """One line of what the fault and fuzz tests tried (the README's "What survives what")."""
-    from repcam_testing import SURVIVAL
-
     if SURVIVAL:
         counts = ", ".join(f"{k}: {v}" for k, v in sorted(SURVIVAL.items()))
         terminalreporter.write_line(f"what survives what: {counts}")

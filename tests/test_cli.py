@@ -13,6 +13,7 @@ import pytest
 
 from repcam_testing import TINY_WORLD
 from repcam_core.cli import main
+from repcam_core.machine import machine
 
 TINY = ["--image-size", "32", "--epochs", "3", "--binary-epochs", "2", "--batch-size", "16", "--clusters", "3",
         "--min-cluster-size", "2", "--device", "cpu", "--quiet"]
@@ -42,6 +43,7 @@ def test_run_json_has_miou_and_per_class(world, tmp_path, capsys):
     assert set(data["protocols"]) == {"fixed", "calibrated", "auc"} and data["calibration"]["split"] == "calib"
     assert list(data["vs_baseline"]["calibrated"]) == ["S-1+F", "S-1+A+F"]
     assert all(0 <= v <= 100 for v in data["miou"].values())
+    assert data["computed_on"] == [machine()]  # this process's machine, with its thread count
     assert set(data["per_class"]["S-1+A+F"]) == set((world / "classes.txt").read_text().split())
     csv = (tmp_path / "o" / "results.csv").read_text().splitlines()
     assert csv[0].startswith("mode,") and len(csv) == 4
@@ -110,16 +112,23 @@ def test_run_over_seeds_reports_mean_and_sd(world, tmp_path, capsys):
     assert main(args) == 0
     data = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert data["seeds"] == [0, 1]
+    assert data["computed_on"] and all({"cpu", "isa", "torch", "cuda", "threads"} == set(m) for m in data["computed_on"])
+    # The mean and sd are of the unrounded per-seed values, rounded once; the per-seed figures are
+    # each rounded to 0.01, so the mean of the shown figures may be off by 0.005 from the unrounded
+    # mean, which rounding moves by up to 0.005 more: at most 0.01 apart (1e-9: float slack). The sd
+    # of two values is |a - b| / sqrt(2): rounding each moves it by at most 0.01 / sqrt(2) + 0.005.
     for mode in ("Baseline", "S-1+A+F"):
         runs = [data["per_seed"][s][mode] for s in ("0", "1")]
-        assert data["miou"][mode] == pytest.approx(sum(runs) / 2, abs=0.01)
+        assert abs(data["miou"][mode] - sum(runs) / 2) <= 0.01 + 1e-9
     for proto in ("fixed", "calibrated", "auc"):  # every protocol aggregated across seeds
         e = data["protocols"][proto]["S-1+A+F"]
-        assert len(e["per_seed"]) == 2 and e["mean"] == pytest.approx(np.mean(e["per_seed"]), abs=0.01)
-        assert e["sd"] == pytest.approx(np.std(e["per_seed"], ddof=1), abs=0.01)
+        assert len(e["per_seed"]) == 2 and abs(e["mean"] - np.mean(e["per_seed"])) <= 0.01 + 1e-9
+        assert abs(e["sd"] - np.std(e["per_seed"], ddof=1)) <= 0.01 / np.sqrt(2) + 0.005 + 1e-9
         assert "S-1+A+F" in data["vs_baseline"][proto] and "Baseline" not in data["vs_baseline"][proto]
-    # the same figure: the protocol's mean is taken over the seeds' rounded values, miou's over unrounded ones
-    assert data["protocols"]["fixed"]["Baseline"]["mean"] == pytest.approx(data["miou"]["Baseline"], abs=0.011)
+    for mode in ("Baseline", "S-1+A+F"):  # the same unrounded values, the same computation: equal
+        assert data["protocols"]["fixed"][mode]["mean"] == data["miou"][mode]
+        assert data["protocols"]["fixed"][mode]["sd"] == data["miou_std"][mode]
+        assert data["protocols"]["fixed"][mode]["per_seed"] == [data["per_seed"][s][mode] for s in ("0", "1")]
     assert main(["run", "--seeds", "a,b", "--cache", str(tmp_path / "c")]) == 2
     text_args = [a for a in args if a != "--json"]
     assert main(text_args) == 0

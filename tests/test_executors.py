@@ -40,7 +40,8 @@ def local_cache(world, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def ray_local():
-    ray = pytest.importorskip("ray")
+    import ray  # pinned in requirements-dev.txt
+
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()

@@ -11,6 +11,7 @@ from repcam_core.errors import ConfigError
 from repcam_core.evaluate import IoUAccumulator
 from repcam_core.experiment import Experiment
 from repcam_core.method.modes import parse_mode
+from repcam_core.percent import pct
 from repcam_core.pipeline import Pipeline
 
 
@@ -60,7 +61,7 @@ def test_results_json_in_percent(exp):
     res = exp.run(["Baseline", "S-1+A+F"])
     data = res.to_json()
     assert set(data["miou"]) == {"Baseline", "S-1+A+F"}
-    assert data["miou"]["Baseline"] == pytest.approx(100 * res.modes["Baseline"].miou, abs=0.01)
+    assert data["miou"]["Baseline"] == pct(res.modes["Baseline"].miou)
     assert set(data["per_class"]["Baseline"]) == set(exp.p.class_names)
 
 

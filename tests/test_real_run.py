@@ -3,30 +3,37 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import pytest
 import torch
 
 from repcam_core.cli import main
 from repcam_core.data.dataset import Split
 
-COCO_MINI = Path(__file__).resolve().parents[2] / "shared" / "data" / "coco-val2017-mini"
 
-
-def test_short_run_on_real_coco_files(tmp_path, capsys):
-    if not COCO_MINI.is_dir():
-        pytest.skip(f"{COCO_MINI} is absent")
-    args = ["run", "--dataset", f"coco:{COCO_MINI}", "--train-split", "val-single", "--eval-split", "val",
+def test_short_run_on_real_coco_files(shared_data, tmp_path, capsys):
+    coco = shared_data / "coco-val2017-mini"
+    args = ["run", "--dataset", f"coco:{coco}", "--train-split", "val-single", "--eval-split", "val",
             "--classes", "auto", "--modes", "Baseline,S-1+A+F", "--clusters", "2", "--min-cluster-size", "2",
             "--epochs", "2", "--binary-epochs", "1", "--image-size", "48", "--device", "cpu",
             "--cache", str(tmp_path / "c"), "--out", str(tmp_path / "o"), "--json", "--quiet"]
     assert main(args) == 0
-    data = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    out, err = capsys.readouterr()
+    data = json.loads(out.strip().splitlines()[-1])
     # the real mini set has single-category images for these classes only (COCO names)
     assert {"airplane", "sheep", "suitcase"} <= set(data["classes"])
     assert len(data["classes"]) >= 2 and "person" not in data["classes"]
-    assert all(v is None or 0 <= v <= 100 for v in data["miou"].values())
+    # every mode was scored (a figure, not None) at the fixed threshold and by AUC, from the real masks
+    assert list(data["miou"]) == ["Baseline", "S-1+A+F"]
+    assert all(v is not None and 0 <= v <= 100 for v in data["miou"].values()), data["miou"]
+    for proto in ("fixed", "auc"):
+        for mode, e in data["protocols"][proto].items():
+            assert e["miou"] is not None and e["ci"][0] <= e["miou"] <= e["ci"][1], (proto, mode, e)
+    # the mini set is val2017 only: no images disjoint from val to calibrate on, so the calibrated
+    # protocol is off, said once, and not a figure computed on the evaluation images
+    assert data["calibration"]["split"] is None and "calibrat" in err
+    assert all(e["miou"] is None for e in data["protocols"]["calibrated"].values())
+    scored = [v for v in data["per_class"]["S-1+A+F"].values() if v is not None]
+    assert len(scored) >= 2  # classes with evaluation masks, each with an IoU
 
 
 def _split() -> Split:

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 from typing import Any
 
@@ -148,7 +147,3 @@ def write(path: Path, text: str) -> None:
 
     write_text_atomic(path, text)
 
-
-def pct(v: Any) -> Any:
-    """A fraction as a percentage rounded to 2 decimals; None for None/NaN (JSON-safe)."""
-    return None if v is None or not math.isfinite(v) else round(100 * float(v), 2)

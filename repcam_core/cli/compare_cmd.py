@@ -25,7 +25,8 @@ def cmd_cluster_compare(args: argparse.Namespace) -> int:
     p = make_pipeline(args)
     cfg, names = p.config, p.class_names
     comp = compare_pipeline(p, seeds)
-    data = {**comp.to_json(), "restarts": cfg.cluster_restarts, "config": cfg.to_dict()}
+    data = {**comp.to_json(), "restarts": cfg.cluster_restarts, "config": cfg.to_dict(),
+            "computed_on": p.cache.computed_on(p.cache.entry("similarity", p.similarity_key()))}
     out = out_dir(args) / "cluster_compare.json"
     write(out, json.dumps(data, indent=2))
     if args.json:

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from repcam_core.cli.common import add_common, make_experiment, make_pipeline, out_dir, pct, write
+from repcam_core.cli.common import add_common, make_experiment, make_pipeline, out_dir, write
+from repcam_core.percent import fmt, pct
 
 
 def cmd_similarity(args: argparse.Namespace) -> int:
@@ -73,8 +74,8 @@ def cmd_pairs(args: argparse.Namespace) -> int:
     text = pairwise_table_csv(p.class_names, table, res)
     write(out_dir(args) / "pairs.csv", text)
     if args.json:
-        print(json.dumps({"classes": list(p.class_names), "pairwise": [[None if v != v else round(100 * v, 2)
-                          for v in row] for row in table], **{k: v for k, v in res.to_json().items() if k == "miou"}}))
+        print(json.dumps({"classes": list(p.class_names), "pairwise": [[pct(v) for v in row] for row in table],
+                          "miou": res.to_json()["miou"]}))
     else:
         print(text + "".join(f"note: {m} not run: {why}\n" for m, why in res.not_run.items()), end="")
         print(f"wrote {Path(args.out) / 'pairs.csv'}")
@@ -111,7 +112,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         width = max(len(m) for m in data["miou"])
         print(f"WSSS mIoU (%) (background + classes, bg threshold {args.bg_threshold}):")
         for m, w in data["wsss"]["miou"].items():
-            print(f"  {m:<{width}}  {'n/a' if w is None else f'{w:6.2f}'}")
+            print(f"  {m:<{width}}  {fmt(w):>6}")
     if skipped:
         print(f"skipped {skipped} unreadable file(s): see results.json")
     print(f"wrote {out / 'results.csv'} and {out / 'results.json'}")

@@ -13,6 +13,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from repcam_core.figures.render import figure_width, styled
+from repcam_core.percent import pct_fmt
+from repcam_core.protocols import mean_over_classes
 
 ROW_H = 0.19  # inches per table row
 CHAR_W = 0.058  # inches per character of 6.5 pt text
@@ -52,12 +54,11 @@ def pairwise_figure(pairwise: np.ndarray, names: Sequence[str], extra_rows: Mapp
     model (c, j) alone), then one row per extra mode; values in percent written in the cells."""
     from matplotlib.figure import Figure
 
-    P = 100 * np.asarray(pairwise, float).T
-    rows, labels = [*P], list(names)
+    rows, labels = [*np.asarray(pairwise, float).T], list(names)  # fractions
     for label, values in (extra_rows or {}).items():
-        rows.append(100 * np.asarray(values, float))
+        rows.append(np.asarray(values, float))
         labels.append(label)
-    Z = np.array(rows)
+    Z = 100 * np.array(rows)
     w = figure_width(width)
     cell = (w - 1.3) / len(names)
     with styled():
@@ -66,8 +67,8 @@ def pairwise_figure(pairwise: np.ndarray, names: Sequence[str], extra_rows: Mapp
         im = ax.imshow(np.ma.masked_invalid(Z), cmap="RdYlGn", aspect="auto")
         size = max(3.0, min(6.0, cell * 72 / 3.2))
         for (r, c), v in np.ndenumerate(Z):
-            if np.isfinite(v):
-                ax.text(c, r, f"{v:.1f}", ha="center", va="center", fontsize=size)
+            if np.isfinite(v):  # one decimal for the small cells, rounded once from the fraction
+                ax.text(c, r, pct_fmt(rows[r][c], decimals=1), ha="center", va="center", fontsize=size)
         ax.set_xticks(range(len(names)), names, rotation=60, ha="left", fontsize=size + 0.5)
         ax.set_yticks(range(len(labels)), labels, fontsize=size + 0.5)
         ax.xaxis.tick_top()
@@ -124,7 +125,7 @@ def threshold_figure(curves: Mapping[str, tuple[Sequence[float], np.ndarray]], m
         fig = Figure(figsize=(figure_width(width), 2.4), layout="constrained")
         ax = fig.add_subplot()
         for mode, (ts, iou) in curves.items():
-            ax.plot(list(ts), 100 * np.nanmean(np.asarray(iou, float), axis=0), marker="o", markersize=2,
+            ax.plot(list(ts), 100 * mean_over_classes(iou), marker="o", markersize=2,
                     linewidth=0.8, label=mode)
         ax.axvline(marked, color="grey", linestyle="--", linewidth=0.6)
         ax.set_xlabel("threshold")

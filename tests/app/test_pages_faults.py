@@ -52,16 +52,16 @@ def test_bad_uploads_get_a_message_and_the_explorer_keeps_working(app_env, monke
 
     for name, (data, message) in BAD_UPLOADS.items():
         upload((name, data, "image/png"))
-        survived("uploads tried through the app")
         assert not at.exception, [e.value for e in at.exception]
         assert [e.value for e in at.error] == [at.error[0].value] and name in at.error[0].value
         assert message in at.error[0].value and "Showing a validation image instead" in at.error[0].value
         assert at.session_state[state.EX_LAST]["baseline_iou"] is not None  # a validation image, with its mask
+        survived("uploads survived through the app (explorer shows the message and goes on)")
     for name, data in ODD_BUT_FINE.items():
         upload((name, data, "image/png"))
-        survived("uploads tried through the app")
         ok(at)
         assert at.session_state[state.EX_LAST]["baseline_iou"] is None  # the upload has no ground truth
+        survived("uploads survived through the app (explorer shows the message and goes on)")
     upload(None)
     ok(at)
     assert at.session_state[state.EX_LAST]["baseline_iou"] is not None
@@ -79,9 +79,9 @@ def test_a_malformed_app_configuration_is_one_message(app_env, tmp_path, monkeyp
         path.write_text(text)
     monkeypatch.setenv("REPCAM_APP_CONFIG", str(path))
     at = open_page("home")
-    survived("malformed configurations tried")
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.error) == 1 and str(path) in at.error[0].value and "\n" not in at.error[0].value
+    survived("malformed configurations survived (one message naming the file)")
 
 
 @pytest.fixture

@@ -49,8 +49,10 @@ def photo() -> Image.Image:
     return Image.fromarray(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8))
 
 
+UPLOADS = "uploads survived (loaded, or refused with a message naming the file)"
+
+
 def _pixels(data: bytes, name: str) -> np.ndarray:
-    survived("uploads tried")
     return load_upload(data, name, 16).permute(1, 2, 0).numpy().astype(int)
 
 
@@ -63,8 +65,8 @@ def _pixels(data: bytes, name: str) -> np.ndarray:
     (lambda p: b'\xef\xbb\xbf  <?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>', "is an SVG drawing"),
     (lambda p: b"", "is empty"),
 ])
+@pytest.mark.survives(UPLOADS)
 def test_unusable_uploads_get_a_message_naming_the_file(photo, make, message):
-    survived("uploads tried")
     with pytest.raises(ImageError, match=f"^upload.png {message}"):
         load_upload(make(photo), "upload.png", 16)
 
@@ -74,16 +76,17 @@ def test_unusable_uploads_get_a_message_naming_the_file(photo, make, message):
     (10_000, "is 10000x10000 = 100.0 megapixels; the limit is 40 megapixels"),
     (30_000, "is over the 40-megapixel limit"),  # past Pillow's own refusal: no size in the message
 ])
+@pytest.mark.survives(UPLOADS)
 def test_a_decompression_bomb_is_refused_from_its_header_before_any_decoding(side, message, monkeypatch):
     def no_decoding(self):
         raise AssertionError("decoding started")
 
     monkeypatch.setattr("PIL.ImageFile.ImageFile.load", no_decoding)
-    survived("uploads tried")
     with pytest.raises(ImageError, match=f"^bomb.png {message}"):
         load_upload(png_header_only(side, side), "bomb.png", 16)
 
 
+@pytest.mark.survives(UPLOADS)
 def test_16_bit_greyscale_is_scaled_to_8_bits_not_clipped():
     ramp = np.tile(np.linspace(0, 65535, 16).astype(np.uint16), (16, 1))
     px = _pixels(png_16bit(ramp), "ramp16.png")
@@ -98,6 +101,7 @@ def test_transparency_is_composited_over_white():
     assert np.abs(_pixels(encode(half, "PNG"), "half.png")[8, 8] - [227, 127, 127]).max() <= 2
     la = Image.new("LA", (16, 16), (0, 0))
     assert (_pixels(encode(la, "PNG"), "la.png") == 255).all()
+    survived(UPLOADS, 3)
 
 
 def test_cmyk_greyscale_palette_and_bilevel_images_become_rgb():
@@ -109,6 +113,7 @@ def test_cmyk_greyscale_palette_and_bilevel_images_become_rgb():
     palette = red.convert("P", palette=Image.Palette.ADAPTIVE)
     assert np.abs(_pixels(encode(palette, "GIF"), "p.gif")[8, 8] - [200, 30, 40]).max() <= 2
     assert set(np.unique(_pixels(encode(red.convert("1"), "PNG"), "bw.png"))) <= {0, 255}
+    survived(UPLOADS, 4)
 
 
 def test_seeded_random_damage_to_real_files_never_escapes_as_an_exception(photo):
@@ -133,5 +138,5 @@ def test_seeded_random_damage_to_real_files_never_escapes_as_an_exception(photo)
             except ImageError as exc:
                 assert str(exc).startswith(f"fuzz.{fmt.lower()} ")
                 refused += 1
-    survived("uploads tried", tried)
     assert tried == 540 and 0 < refused < tried
+    survived(UPLOADS, tried)

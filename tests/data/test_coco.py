@@ -17,7 +17,6 @@ from repcam_core.data.voc import VOCDataset
 from repcam_core.data.world import WorldConfig, class_names, generate_world, write_coco
 from repcam_core.errors import DatasetError
 
-REAL_COCO = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "coco-val2017-mini"
 WORLD = WorldConfig(n_families=2, classes_per_family=3, train_per_class=5, val_per_class=2, width=40, height=32)
 
 
@@ -112,9 +111,8 @@ def test_coco_spec_opens_the_reader(worlds, tmp_path):
     assert isinstance(ds, COCODataset) and ds.num_classes == 6
 
 
-@pytest.mark.skipif(not REAL_COCO.is_dir(), reason="../shared/data/coco-val2017-mini is not present")
-def test_real_coco_val2017_every_mask_decodes():
-    ds = COCODataset(REAL_COCO)
+def test_real_coco_val2017_every_mask_decodes(shared_data):
+    ds = COCODataset(shared_data / "coco-val2017-mini")
     assert ds.num_classes == 80 and ds.class_names[0] == "person" and ds.class_names[-1] == "toothbrush"
     ids = ds.split_ids("val")
     assert len(ids) == 79

@@ -13,8 +13,6 @@ from repcam_core.data.palette import VOC_COLORMAP, voc_palette
 from repcam_core.data.voc import VOC_CLASSES, VOCDataset
 from repcam_core.errors import DatasetError, ImageError
 
-REAL_VOC = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "voc2012-one"
-
 
 def make_voc(root: Path, masks: dict[str, np.ndarray], split: str = "val",
              classes: list[str] | None = None) -> Path:
@@ -74,8 +72,8 @@ def test_unknown_split_lists_available_ones(tmp_path: Path) -> None:
         ds.split_ids("train")
 
 
-def test_real_voc_image_and_mask_load() -> None:
-    ds = VOCDataset(REAL_VOC)
+def test_real_voc_image_and_mask_load(shared_data) -> None:
+    ds = VOCDataset(shared_data / "voc2012-one")
     assert ds.split_ids("val") == ["2007_000123"]
     image, mask = ds.load_image("2007_000123"), ds.load_mask("2007_000123")
     assert image.dtype == np.uint8 and image.shape == (375, 500, 3)

@@ -15,10 +15,8 @@ from repcam_core.data.dataset import load_split
 from repcam_core.data.voc import VOC_CLASSES, VOCDataset
 from repcam_core.errors import DatasetError
 
-REAL_VOC = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "voc2012-one"
 IMAGE_ID = "2007_000123"
 TRAIN = VOC_CLASSES.index("train")
-needs_real = pytest.mark.skipif(not REAL_VOC.is_dir(), reason="../shared/data/voc2012-one is not present")
 
 XML = """<annotation><folder>VOC2012</folder><filename>{id}.jpg</filename>
 <size><width>500</width><height>375</height><depth>3</depth></size>
@@ -28,10 +26,16 @@ OBJ = "<object><name>{name}</name><difficult>{d}</difficult><bndbox><xmin>1</xmi
 
 
 @pytest.fixture()
-def devkit(tmp_path) -> Path:
+def real_voc(shared_data) -> Path:
+    """The real PASCAL VOC 2012 files (one val image and its palette mask) under ../shared/data."""
+    return shared_data / "voc2012-one"
+
+
+@pytest.fixture()
+def devkit(real_voc, tmp_path) -> Path:
     """A VOCdevkit/VOC2012 copy of the real files plus Annotations and ImageSets/Main."""
     root = tmp_path / "VOCdevkit" / "VOC2012"
-    shutil.copytree(REAL_VOC, root)
+    shutil.copytree(real_voc, root)
     (root / "Annotations").mkdir()
     (root / "ImageSets" / "Main").mkdir(parents=True)
     objects = OBJ.format(name="train", d=0) + OBJ.format(name="person", d=1)
@@ -41,9 +45,8 @@ def devkit(tmp_path) -> Path:
     return root
 
 
-@needs_real
-def test_real_val_image_and_palette_mask():
-    ds = VOCDataset(REAL_VOC)
+def test_real_val_image_and_palette_mask(real_voc):
+    ds = VOCDataset(real_voc)
     assert ds.class_names == VOC_CLASSES and ds.split_ids("val") == [IMAGE_ID]
     image, mask = ds.load_image(IMAGE_ID), ds.load_mask(IMAGE_ID)
     assert image.shape == (375, 500, 3) and mask.shape == (375, 500)
@@ -54,7 +57,6 @@ def test_real_val_image_and_palette_mask():
     assert set(np.unique(split.masks.numpy()).tolist()) <= {0, TRAIN + 1, 255}
 
 
-@needs_real
 def test_devkit_root_is_found_and_xml_labels_train_without_masks(devkit, tmp_path):
     ds = VOCDataset(devkit.parent.parent)  # the VOCdevkit's parent
     assert ds.root == devkit
@@ -69,7 +71,6 @@ def test_devkit_root_is_found_and_xml_labels_train_without_masks(devkit, tmp_pat
     assert list((tmp_path / "decoded").glob("*-main_trainval-32.npz"))
 
 
-@needs_real
 def test_xml_labels_change_the_fingerprint(devkit):
     ds = VOCDataset(devkit)
     before = ds.fingerprint("main/trainval")
@@ -77,7 +78,6 @@ def test_xml_labels_change_the_fingerprint(devkit):
     assert VOCDataset(devkit).fingerprint("main/trainval") != before
 
 
-@needs_real
 def test_missing_devkit_parts_are_named(devkit):
     shutil.rmtree(devkit / "Annotations")
     with pytest.raises(DatasetError, match=r"split 'main/trainval' not found .*missing Annotations/"):
@@ -88,7 +88,6 @@ def test_missing_devkit_parts_are_named(devkit):
         VOCDataset(devkit).split_ids("aug/val")
 
 
-@needs_real
 def test_unknown_xml_class_and_missing_xml_are_skipped_with_the_file_named(devkit):
     (devkit / "ImageSets" / "Main" / "trainval.txt").write_text(f"{IMAGE_ID}\n2007_999999\n")
     ds = VOCDataset(devkit)
@@ -99,7 +98,6 @@ def test_unknown_xml_class_and_missing_xml_are_skipped_with_the_file_named(devki
         load_split(VOCDataset(devkit), "main/trainval", 32)
 
 
-@needs_real
 def test_segmentation_class_aug_masks(devkit):
     aug = devkit / "SegmentationClassAug"
     aug.mkdir()

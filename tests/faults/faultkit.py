@@ -98,6 +98,7 @@ class Reference:
     ious: dict
     models: list[str]
     seconds: float
+    writes: list[Path]  # every file the run wrote under its cache, in order (harness --note-writes)
 
     def check(self, run: Run, cache: Path) -> None:
         """``run`` (on ``cache``) ended with exactly the reference's results and models."""
@@ -118,6 +119,15 @@ def fault_config(tmp_path_factory) -> Path:
 def reference(fault_config, tmp_path_factory) -> Reference:
     """One uninterrupted run in a fresh cache (its wall time paces the kill moments)."""
     root = tmp_path_factory.mktemp("reference")
-    ref = run(argv(fault_config, root / "cache", root / "out"))
+    notes = root / "writes.log"
+    ref = run(argv(fault_config, root / "cache", root / "out"), note_writes(notes, root / "cache"))
     assert ref.rc == 0, ref.err
-    return Reference(root / "cache", ref.result, results_of(root / "cache"), model_crcs(root / "cache"), ref.seconds)
+    return Reference(root / "cache", ref.result, results_of(root / "cache"), model_crcs(root / "cache"), ref.seconds,
+                     [Path(line.split(" ", 1)[1]) for line in notes.read_text().splitlines() if line.startswith("open ")])
+
+
+def note_writes(log: Path, cache: Path, kill_in: int | None = None) -> list[str]:
+    """Harness options: note every file written under ``cache`` in ``log`` (and ``kill -9`` the run
+    halfway through the ``kill_in``-th one)."""
+    return ["--note-writes", str(log), "--disk-root", str(cache),
+            *(["--kill-in-write", str(kill_in)] if kill_in is not None else [])]
