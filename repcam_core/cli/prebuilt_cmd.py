@@ -48,8 +48,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     q = info["quality"]
     print(f"{info['dir']}: {', '.join(info['kinds'])} of the default configuration\n"
           f"  built by `{info['command']}` on {info['date']} from commit {info['commit']}\n"
-          f"  torch {info['torch']}, {info['threads']} thread(s), {info['cpu']}; trained in {info['train_seconds']:.0f} s\n"
-          f"  accuracy {q['val_accuracy']} % ({q['val_images']} val images); Baseline mIoU "
+          f"  torch {info['torch']}, {info['threads']} thread(s), {info['cpu']}; "
+          f"trained in {info['train_seconds']:.0f} s\n"
+          f"  accuracy {q['val_accuracy']} % ({q['val_images']} single-label val images); Baseline mIoU "
           + ", ".join(f"{k} {v}" for k, v in q["baseline_miou"].items()))
     return 0
 

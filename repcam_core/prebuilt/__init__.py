@@ -258,10 +258,16 @@ def install(p: Pipeline) -> list[str]:
     yet, without training anything; returns the kinds the cache now holds from the prebuilt
     directory. A no-op (one ``stat`` of the manifest) when nothing matches."""
     if p.prebuilt is None or not p.prebuilt.manifest:
-        return []
+        return installed(p)
     keys = chain_keys(p)
     for kind in KINDS:
         install_one(p, kind, keys[kind])
+    return installed(p, keys)
+
+
+def installed(p: Pipeline, keys: Mapping[str, Mapping[str, Any]] | None = None) -> list[str]:
+    """The kinds ``p``'s cache holds from a prebuilt directory (a ``stat`` each; installs nothing)."""
+    keys = keys or chain_keys(p)
     return [kind for kind in KINDS if is_shipped(p.cache.entry(kind, keys[kind]))]
 
 

@@ -59,8 +59,9 @@ def git_commit(repo: Path) -> str:
     return (head + ("+dirty" if status else "")) if head else "unknown"
 
 
-def accuracy(p: Any, split: Any) -> float:
-    """Top-1 accuracy (percent) of ``p``'s multi-class model on ``split``'s single-label images."""
+def accuracy(p: Any, split: Any) -> tuple[float, int]:
+    """Top-1 accuracy (percent) of ``p``'s multi-class model on ``split``'s single-label images, and
+    how many there are."""
     import torch
 
     from repcam_core.train import predict_proba
@@ -68,16 +69,17 @@ def accuracy(p: Any, split: Any) -> float:
     idx = torch.cat([split.single_label_indices(c) for c in range(p.num_classes)])
     truth = torch.cat([torch.full((len(split.single_label_indices(c)),), c) for c in range(p.num_classes)])
     probs = predict_proba(p.multiclass_model(), split.images[idx], p.device)
-    return round(100.0 * float((probs.argmax(1) == truth).float().mean()), 2)
+    return round(100.0 * float((probs.argmax(1) == truth).float().mean()), 2), len(idx)
 
 
 def quality(p: Any) -> dict[str, Any]:
-    """What the model gives: single-label accuracy (percent) on the evaluation split, and the
+    """What the model gives: accuracy (percent) on the evaluation split's single-label images, and the
     Baseline's mIoU (percent) under each protocol (point figures; the intervals are not compared)."""
     from repcam_core.experiment import Experiment
 
     protocols = Experiment(p).run(["Baseline"]).to_json()["protocols"]
-    return {"val_accuracy": accuracy(p, p.eval_split), "val_images": len(p.eval_split),
+    acc, n = accuracy(p, p.eval_split)
+    return {"val_accuracy": acc, "val_images": n,
             "baseline_miou": {k: protocols[k]["Baseline"]["miou"] for k in QUALITY_PROTOCOLS if k in protocols}}
 
 
