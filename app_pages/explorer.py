@@ -13,7 +13,7 @@ import streamlit as st
 
 from repcam_app import settings, state
 from repcam_app.exports import downloads, figure_files
-from repcam_app.figures import overlay
+from repcam_app.figures import inline, overlay, strip
 from repcam_app.offload import binary_job, similarity_job
 from repcam_app.resources import config_key, guard
 from repcam_app.uploads import UploadLimitError, admit_upload, load_upload
@@ -25,6 +25,9 @@ from repcam_core.figures import WIDTHS
 from repcam_core.figures.inputs import from_explanation
 from repcam_core.figures.paper import PAPER_FIGURES, draw
 from repcam_core.errors import ImageError
+
+PENDING_POLL_S = 0.5
+"""How often the page looks at the binary models it waits for (it reruns once they are all there)."""
 
 st.title("CAM explorer")
 state.init()
@@ -145,7 +148,7 @@ def live() -> None:
     if pending:
         st.info(f"Training {len(pending)} binary model(s) on demand; the fused map uses the "
                 f"{len(ready)} ready one(s) and updates as the others finish.")
-        progress_panel(pending)
+        progress_panel(pending, poll=PENDING_POLL_S)
 
     layers = [layer_names.index(n) for n in ss[state.EX_LAYERS]]
     thr = float(ss[state.EX_THRESHOLD])
@@ -161,12 +164,13 @@ def live() -> None:
     fmt = lambda v: "—" if v is None else f"{100 * v:.1f}%"  # noqa: E731
     cols = st.columns(3)
     cols[0].image(overlay(image, fused * 0, gt, alpha=0.0), caption="image (white: ground truth)")
-    cols[1].image(overlay(image, baseline, gt, threshold=thr), caption=f"Grad-CAM baseline · IoU {fmt(iou_base)}")
+    # the maps a toggle changes are drawn inline (figures.inline: no request per picture); the rest as images
+    cols[1].html(inline(overlay(image, baseline, gt, threshold=thr), f"Grad-CAM baseline · IoU {fmt(iou_base)}"))
     if ready or not reps:  # a fused map over the ready classes, or the multi-class model's own (none chosen)
         what = f"fused over {len(ready)} class(es)" if ready else "no class chosen: the multi-class model's map"
         summed = f" · {len(layers)} of {len(layer_names)} layers" if multi else ""  # what "+A" sums
-        cols[2].image(overlay(image, fused, gt, threshold=thr),
-                      caption=f"{mode_name} · {what}{summed} · IoU {fmt(iou_fused)} at t={thr:.3f}")
+        cols[2].html(inline(overlay(image, fused, gt, threshold=thr),
+                            f"{mode_name} · {what}{summed} · IoU {fmt(iou_fused)} at t={thr:.3f}"))
     else:
         cols[2].info(f"{mode_name}: waiting for the binary models of {len(reps)} representative class(es).")
     m = st.columns(3)
@@ -177,11 +181,11 @@ def live() -> None:
 
     if ready:
         st.subheader("Map of each representative class (Fig. 5)")
-        cols = st.columns(min(len(ready), 6))
         per_j = expl.contrast if source == "contrast" else expl.per_class
-        for k, j in enumerate(ready):
-            cam = explore.combine_layers(per_j[j], layers, multi)
-            cols[k % len(cols)].image(overlay(image, cam, gt, threshold=thr), caption=f"{names[c]} vs {names[j]}")
+        for row in range(0, len(ready), 6):  # one picture per row of six: one request per toggle, not six
+            part = ready[row:row + 6]
+            st.html(inline(strip([overlay(image, explore.combine_layers(per_j[j], layers, multi), gt, threshold=thr)
+                                  for j in part]), "   ·   ".join(f"{names[c]} vs {names[j]}" for j in part)))
         one = "contrast" if source == "contrast" else "binary model"
         st.subheader(f"Per-layer maps of one {one} and their sum (Fig. 6)")
         if ss.get(state.EX_PAIR) not in [names[j] for j in ready]:
@@ -192,8 +196,8 @@ def live() -> None:
         cols = st.columns(len(layer_names) + 1)
         for li, name in enumerate(layer_names):
             cols[li].image(overlay(image, maps[li], gt, size=128), caption=name)
-        cols[-1].image(overlay(image, explore.combine_layers(maps, layers, True), gt, size=128),
-                       caption="sum × last layer")
+        cols[-1].html(inline(overlay(image, explore.combine_layers(maps, layers, True), gt, size=128),
+                             "sum × last layer"))
 
         # The paper's layouts of this image, drawn by the same core code as `repcam figure` from the
         # cached per-layer maps (no model call); rendered on the click, offered until a choice changes.

@@ -66,12 +66,15 @@ def _cli(args: list[str], env: dict) -> tuple[float, str]:
     return time.perf_counter() - t0, out.stdout
 
 
-def _whatif(browser, page, url: str, timeout: float) -> dict:
+def _whatif(browser, page, url: str, cache: Path, timeout: float) -> dict:
     """The what-if figures (:mod:`bench.whatif`) once the first fused map is on screen: 32 toggles
     in this session, then "+A" in six more sessions at once."""
     from bench import whatif
 
-    page.wait_for_timeout(2000)  # the first map's reruns settle (the Baseline's evaluation may run on)
+    deadline = time.monotonic() + timeout  # a warm server: the warm-up's last job (the Baseline's
+    while not list(cache.glob("results/*/manifest.json")) and time.monotonic() < deadline:  # evaluation) done
+        page.wait_for_timeout(200)
+    page.wait_for_timeout(1000)
     out = whatif.summary(whatif.loop(page, rounds=4))
     pages = []
     for _ in range(SESSIONS):
@@ -126,7 +129,7 @@ def _app(env: dict, timeout: float, whatif: bool = True) -> dict[str, float]:
                 page.wait_for_timeout(50)
             page.screenshot(path=str(Path(tempfile.gettempdir()) / "repcam-demo-explorer.png"), full_page=True)
             if "first_fused_s" in out and whatif:
-                out.update(_whatif(browser, page, url, timeout))
+                out.update(_whatif(browser, page, url, Path(env["REPCAM_CACHE"]), timeout))
             browser.close()
     finally:
         proc.terminate()
@@ -152,12 +155,13 @@ def run(settings: Settings) -> Report:
         prebuilt = os.environ.get("DEMO_PREBUILT", "1") != "0"
         base["REPCAM_PREBUILT"] = "1" if prebuilt else "0"
         figures["prebuilt"] = prebuilt
-        parts = os.environ.get("DEMO_PARTS", "app,cli").split(",")
+        parts = os.environ.get("DEMO_PARTS", "app,similarity,run").replace("cli", "similarity,run").split(",")
         if os.path.exists(CHROMIUM) and not settings.smoke and "app" in parts:
             figures.update(_app({**base, "REPCAM_CACHE": str(Path(tmp) / "app")}, timeout=600))
-        if not settings.smoke and "cli" in parts:
+        if not settings.smoke and "similarity" in parts:
             figures["similarity_s"], _ = _cli(["similarity", "--cache", str(Path(tmp) / "sim"), "--quiet",
                                                "--out", str(Path(tmp) / "o1")], base)
+        if not settings.smoke and "run" in parts:
             args = ["run", "--modes", "paper", "--cache", str(Path(tmp) / "run"), "--quiet", "--json",
                     "--out", str(Path(tmp) / "o2")]
             figures["run_cold_s"], out = _cli(args, base)

@@ -19,14 +19,16 @@ from typing import Any
 CAPTION = re.compile(r"^(?P<mode>\S+) · fused over (?P<n>\d+) class\(es\)(?: · (?P<k>\d+) of (?P<L>\d+) layers)?"
                      r" · IoU \S+ at t=(?P<t>[\d.]+)$")
 
-_START = """([pattern, clickSelector]) => {
+CAPTIONS = "figcaption, [data-testid=stImageCaption]"
+"""The explorer's image captions: its maps drawn inline (``<figure>``) and ``st.image``'s."""
+_START = """([pattern, clickSelector, captions]) => {
   window.__whatif = undefined;
   const re = new RegExp(pattern);
   const t0 = performance.now();
   const done = () => {
-    for (const cap of document.querySelectorAll('[data-testid=stImageCaption]')) {
+    for (const cap of document.querySelectorAll(captions)) {
       if (!re.test(cap.innerText.trim())) continue;
-      const img = cap.closest('[data-testid=stImageContainer]')?.querySelector('img');
+      const img = cap.closest('figure, [data-testid=stImageContainer]')?.querySelector('img');
       if (img && img.complete && img.naturalWidth > 0) return true;
     }
     return false;
@@ -44,7 +46,7 @@ PLUS_A = 'input[aria-label="+A"]'
 
 def caption_state(page: Any) -> dict[str, str]:
     """The fused map's caption, parsed (``mode``, ``n``, ``k``, ``L``, ``t``)."""
-    for text in page.eval_on_selector_all("[data-testid=stImageCaption]", "els => els.map(e => e.innerText.trim())"):
+    for text in page.eval_on_selector_all(CAPTIONS, "els => els.map(e => e.innerText.trim())"):
         m = CAPTION.match(text)
         if m:
             return m.groupdict()
@@ -63,7 +65,7 @@ def _measure(page: Any, want: dict[str, str], act, prepare=None) -> float:
     fused map shows ``want``."""
     if prepare is not None:
         prepare()
-    page.evaluate(_START, [expected(want), None])
+    page.evaluate(_START, [expected(want), None, CAPTIONS])
     act()
     page.wait_for_function("window.__whatif !== undefined", timeout=15000)
     ms = page.evaluate("window.__whatif")
@@ -96,7 +98,8 @@ def loop(page: Any, rounds: int) -> dict[str, list[float]]:
         classes = _multiselect(page, "Representative classes")
         name = classes.locator("[data-tag-index='0'] span[title]").first.get_attribute("title")
         less = {**s, "n": str(int(s["n"]) - 1)}
-        out["class"].append(_measure(page, less, lambda: classes.locator(f'button[aria-label="Remove {name}"]').click()))
+        remove = classes.locator(f'button[aria-label="Remove {name}"]')
+        out["class"].append(_measure(page, less, lambda: remove.click()))
         out["class"].append(_measure(page, s, *_pick(page, classes, name)))
     return out
 
@@ -126,7 +129,7 @@ def sessions_at_once(pages: list[Any], rounds: int) -> list[list[float]]:
     for r in range(rounds):
         wants = [({**s, "mode": s["mode"].replace("+A", ""), "k": None} if r % 2 == 0 else s) for s in states]
         for page, want in zip(pages, wants):
-            page.evaluate(_START, [expected(want), PLUS_A])
+            page.evaluate(_START, [expected(want), PLUS_A, CAPTIONS])
         times = []
         for page in pages:
             page.wait_for_function("window.__whatif !== undefined", timeout=15000)
