@@ -18,7 +18,8 @@ generated), then:
 * the quality of that cold run: each paper mode under the three protocols (percent).
 
 ``DEMO_PREBUILT=0`` times the same without the shipped model (``REPCAM_PREBUILT=0``: everything
-trained from scratch); ``DEMO_PARTS=app`` or ``cli`` times one half. The last line printed is one
+trained from scratch); ``DEMO_PARTS`` picks parts (``app``, ``similarity``, ``run``; ``cli`` is the
+last two; default all). The last line printed is one
 JSON object with these figures. Absolute seconds (the issue's targets are seconds), so run it on a
 quiet machine; ``load_avg_1min`` is recorded beside them.
 """
