@@ -140,11 +140,17 @@ def _preload() -> None:
 
 
 def _prefetch(p: Pipeline) -> None:
-    """Load what the explorer's first run needs into the server's shared Pipeline: the evaluation
-    images and the multi-class model, when it is cached (shipped)."""
+    """Load what the explorer's first run needs into the server's shared Pipeline (the evaluation
+    images and the multi-class model, when it is cached) and, with the shipped model (the embedded
+    default: small), decode the training images into the cache for the worker's binary models
+    while the worker starts (not kept here)."""
+    from repcam_core.prebuilt import installed
+
     if p.cache.has("multiclass", p.multiclass_key()):
         p.eval_split  # noqa: B018
         p.multiclass_model()
+        if "multiclass" in installed(p):
+            p.decode(p.config.train_split)
 
 
 def start_when_serving(url: str, timeout: float = 120.0) -> threading.Thread:
@@ -152,13 +158,22 @@ def start_when_serving(url: str, timeout: float = 120.0) -> threading.Thread:
     until the server at ``url`` answers, then warm up the app's base configuration (what the
     first browser session will show)."""
 
-    def run() -> None:
+    def preload() -> None:
         try:
             _preload()
         except BaseException as exc:  # noqa: BLE001 - the pages report a broken configuration themselves
             print(f"repcam-app: preload skipped: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+    def run() -> None:
+        loading = threading.Thread(target=preload, name="repcam-preload", daemon=True)
+        loading.start()
         if not wait_until_serving(url, timeout):
             return
+        if settings.worker():  # the explorer's lane: its process imports torch while the world is generated
+            from repcam_app.offload import worker
+
+            worker("interactive").start()
+        loading.join()
         try:
             from repcam_app.resources import _pipeline, base_config, cache_root, config_key
 

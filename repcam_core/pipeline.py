@@ -126,6 +126,10 @@ class Pipeline:
             step(1)
         return split.subset(self.class_subset) if subset and self.class_subset is not None else split
 
+    def decode(self, split: str) -> None:
+        """Decode ``split`` into the cache now, without keeping it (for another process's work)."""
+        self._split(split, subset=False)
+
     def check_decoded(self) -> None:
         """Check the decoded files of the training, evaluation and calibration splits (torch-free);
         a damaged one is decoded again now (with the warning that names it). What a run calls when
