@@ -126,6 +126,8 @@ def sessions_at_once(pages: list[Any], rounds: int) -> list[list[float]]:
     per page, started one after the other (a few ms apart)."""
     out = []
     states = [caption_state(p) for p in pages]
+    if not all("+A" in s["mode"] for s in states):
+        raise RuntimeError("every session must start with +A on")
     for r in range(rounds):
         wants = [({**s, "mode": s["mode"].replace("+A", ""), "k": None} if r % 2 == 0 else s) for s in states]
         for page, want in zip(pages, wants):
