@@ -9,7 +9,7 @@ from repcam_app.datasets import check_allowed
 from repcam_app.jobs import registry
 from repcam_app.offload import clustering_job, multiclass_job, results_job
 from repcam_app.resources import base_config, cache_root, config_key, current_config, dataset_list, guard, pipeline
-from repcam_app.widgets import READ_ONLY_NOTE, dataset_ready, progress_panel, submit
+from repcam_app.widgets import READ_ONLY_NOTE, baseline_job, dataset_ready, install_shipped, progress_panel, submit
 from repcam_core.errors import DatasetError
 from repcam_core.experiment import Experiment
 from repcam_core.explore import cached_pairwise
@@ -48,6 +48,7 @@ if not dataset_ready(p):  # first start: the world is being generated; nothing c
     st.subheader("What is computed for this configuration")
     st.table({"step": STEPS, "status": ["waiting for the dataset"] * len(STEPS)})
     st.stop()
+shipped = install_shipped(p)  # the shipped model, B and clusters when they match (copied, not trained)
 with guard():
     device = resolve_device(cfg.device)
     C = p.num_classes
@@ -73,13 +74,39 @@ with guard():
 st.caption(f"{C} classes: {', '.join(p.class_names)} · running on **{device}**"
            + ("" if settings.exposed() else f" · cache `{cache_root()}`"))
 
-tick = lambda ok: "cached" if ok else "not yet"  # noqa: E731
+
+def tick(ok: bool, kind: str = "") -> str:
+    return ("cached (shipped with RepCAM)" if kind in shipped else "cached") if ok else "not yet"
+
+
 st.subheader("What is computed for this configuration")
 st.table({
     "step": STEPS,
-    "status": [tick(has["mc"]), tick(has["B"]), tick(has["clusters"]), f"{trained} / {len(pairs)} trained",
-               tick(has["pairwise"]), f"{len(done_modes)} / {len(modes)}: {', '.join(done_modes) or '—'}"],
+    "status": [tick(has["mc"], "multiclass"), tick(has["B"], "similarity"), tick(has["clusters"], "clustering"),
+               f"{trained} / {len(pairs)} trained", tick(has["pairwise"]),
+               f"{len(done_modes)} / {len(modes)}: {', '.join(done_modes) or '—'}"],
 })
+
+# What the multi-class model already gives (the shipped one, or the one trained here): the Baseline
+st.subheader("The Baseline (Grad-CAM of the multi-class model) under the three protocols")
+with guard():
+    base = exp.cached(["Baseline"]) if "Baseline" in done_modes else None
+if base is not None:
+    entries = base.protocols["protocols"]
+    labels = {"fixed": f"fixed threshold {cfg.threshold}", "calibrated": "calibrated threshold",
+              "auc": "AUC (threshold-free)"}
+    rows = [(labels[k], entries[k]["Baseline"]) for k in labels if "Baseline" in entries.get(k, {})]
+    st.table({"protocol": [r[0] for r in rows], "mIoU (%)": [f"{e['miou']:.2f}" for _, e in rows],
+              "95 % interval": ["—" if e["ci"][0] is None else f"[{e['ci'][0]:.2f}, {e['ci'][1]:.2f}]"
+                                for _, e in rows],
+              "threshold": [f"{e['threshold']:.3f}" if e.get("threshold") is not None else "—" for _, e in rows]})
+    st.caption(f"Over the {base.calibration.get('eval_split') or cfg.eval_split!r} images; the Results page "
+               "compares the other modes with it.")
+elif baseline_job(p) is not None:
+    st.caption("Evaluating it in the background (once the explorer's first maps are trained, on a first start); "
+               "its figures appear here when they are ready.")
+else:
+    st.caption("It is evaluated once the multi-class model is in the cache.")
 
 st.subheader("Compute the rest")
 read_only = settings.read_only()

@@ -16,7 +16,7 @@ from repcam_app.figures import ablation_bars, pairwise_heatmap, per_class_bars, 
 from repcam_app.jobs import registry
 from repcam_app.offload import results_job
 from repcam_app.resources import config_key, guard
-from repcam_app.widgets import READ_ONLY_NOTE, page_pipeline, progress_panel, submit
+from repcam_app.widgets import READ_ONLY_NOTE, baseline_job, install_shipped, page_pipeline, progress_panel, submit
 from repcam_core.experiment import Experiment
 from repcam_core.figures import WIDTHS, charts
 from repcam_core.figures.paper import PAPER_FIGURES, build
@@ -35,6 +35,7 @@ CANDIDATES = list(dict.fromkeys([*DEFAULT_MODES, "All+A"]))
 PROTOCOL_LABELS = {"fixed": f"fixed threshold {cfg.threshold}", "calibrated": "calibrated threshold",
                    "auc": "AUC (threshold-free)"}
 
+install_shipped(p)  # the shipped model when it matches: the Baseline below needs nothing trained
 with guard():
     by_backbone = {}
     for b in BACKBONES.names():
@@ -61,7 +62,13 @@ with st.expander("Evaluate more modes for this configuration", expanded=mine is 
         progress_panel([job])
 
 if not by_backbone:
-    st.info("No evaluated mode in the cache yet for this dataset; evaluate some above or on the Home page.")
+    job = baseline_job(p)  # the multi-class model is there: its Baseline is seconds of work
+    if job is not None:
+        st.info("Evaluating the Baseline (Grad-CAM of the multi-class model) under the three protocols in the "
+                "background; this page shows it as soon as it is there. Evaluate more modes above.")
+        progress_panel([job])
+    else:
+        st.info("No evaluated mode in the cache yet for this dataset; evaluate some above or on the Home page.")
     st.stop()
 
 ss.setdefault(state.RES_PROTOCOL, "fixed")

@@ -63,6 +63,33 @@ def overlay(image_chw, cam, gt: np.ndarray | None = None, alpha: float = 0.5,
     return out
 
 
+def strip(images: Sequence[np.ndarray], gap: int = 6) -> np.ndarray:
+    """Equal-sized uint8 [H, W, 3] images side by side with white gaps: one picture for the browser
+    to fetch and draw where separate images would each be a request (the explorer's toggles)."""
+    h = images[0].shape[0]
+    white = np.full((h, gap, 3), 255, np.uint8)
+    parts = [part for im in images for part in (white, im)][1:]
+    return np.concatenate(parts, axis=1)
+
+
+def inline(rgb: np.ndarray, caption: str, quality: int = 90) -> str:
+    """HTML of ``rgb`` (uint8 [H, W, 3]) as an inline JPEG with its caption, for ``st.html``. The
+    explorer's toggles redraw their maps this way: the picture arrives with the page's update
+    instead of as a separate request to the server afterwards (a what-if step that showed a new
+    map took a request per image, measured up to a few hundred ms on the busy 2-core machine)."""
+    import base64
+    import html
+    import io
+
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=quality)
+    data = base64.b64encode(buf.getvalue()).decode()
+    return (f'<figure class="repcam-map" style="margin:0"><img src="data:image/jpeg;base64,{data}" '
+            f'width="{rgb.shape[1]}" height="{rgb.shape[0]}" style="max-width:100%;height:auto" '
+            f'alt="{html.escape(caption)}"/><figcaption style="font-size:0.875rem;opacity:0.6">'
+            f'{html.escape(caption)}</figcaption></figure>')
+
+
 def similarity_heatmap(B: np.ndarray, names: Sequence[str], order: Sequence[int] | None = None,
                        normalise: bool = False, labels: Sequence[int] | None = None,
                        title: str = "Similarity matrix B") -> go.Figure:

@@ -71,6 +71,10 @@ def binary_job(p: Pipeline, a: int, b: int) -> Job:
             f"binary model {names[a]} vs {names[b]}")
 
 
+BASELINE_JOB = "results:Baseline"
+"""The name of :func:`results_job` for the Baseline alone (the warm-up's, Home's and Results')."""
+
+
 def results_job(p: Pipeline, modes: Sequence[str]) -> Job:
     """The job that evaluates ``modes`` (names) and caches their results."""
     from repcam_core.experiment import Experiment

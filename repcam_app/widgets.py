@@ -9,7 +9,7 @@ import streamlit as st
 
 from repcam_app import settings, state
 from repcam_app.jobs import Job, registry
-from repcam_app.offload import multiclass_job, similarity_job
+from repcam_app.offload import BASELINE_JOB, multiclass_job, results_job, similarity_job
 from repcam_app.resources import config_key, guard, pipeline, safe
 from repcam_core.data.sources import open_dataset
 from repcam_core.method.clusterers import cluster_classes
@@ -17,17 +17,19 @@ from repcam_core.method.modes import comparison_classes, parse_mode
 from repcam_core.pipeline import Pipeline
 
 POLL_S = 1.0
+DATASET_POLL_S = 0.25
+"""While the embedded world is generated (seconds, on a first start) pages look more often."""
 
 
-def progress_panel(jobs: list[Job]) -> None:
-    """Progress bars of ``jobs``, refreshed every second while one is active; when the last one
-    finishes the whole page reruns so it shows the new results."""
+def progress_panel(jobs: list[Job], poll: float = POLL_S) -> None:
+    """Progress bars of ``jobs``, refreshed every ``poll`` seconds while one is active; when the last
+    one finishes the whole page reruns so it shows the new results."""
     if not jobs:
         return
 
     was_active = any(j.active for j in jobs)
 
-    @st.fragment(run_every=POLL_S if was_active else None)
+    @st.fragment(run_every=poll if was_active else None)
     def panel() -> None:
         for job in jobs:
             if job.active:
@@ -53,7 +55,7 @@ READ_ONLY_NOTE = "Read-only demo: this server shows what its cache holds and sta
 
 def dataset_ready(p: Pipeline) -> bool:
     """True when ``p``'s data is on disk. On a first start the embedded world is still being
-    generated (about 10 s; the server's warm-up starts it, else a job here does): say so, show the
+    generated (seconds; the server's warm-up starts it, else a job here does): say so, show the
     job's progress (the page reruns when it is done) and return False, so the page shows what it
     can without the data and stops instead of blocking its first render. A generation that failed
     is shown once and retried at the page's next run, not in a loop."""
@@ -70,9 +72,9 @@ def dataset_ready(p: Pipeline) -> bool:
                  "generating the embedded dataset", lane="interactive")
     if not job.active:  # finished between the check and here: show the page now
         st.rerun()
-    st.info("Generating the embedded dataset (the first start on this machine takes about 10 s); this page "
+    st.info("Generating the embedded dataset (the first start on this machine takes a few seconds); this page "
             "fills in as soon as it is there.")
-    progress_panel([job])
+    progress_panel([job], poll=DATASET_POLL_S)
     return False
 
 
@@ -118,6 +120,35 @@ def require_similarity(p: Pipeline) -> np.ndarray:
     with guard():
         ready = p.cache.has("similarity", p.similarity_key())
     return require(p, similarity_job(p), ready, p.similarity)
+
+
+def install_shipped(p: Pipeline) -> list[str]:
+    """Install the shipped artifacts that match ``p``'s configuration (copied, nothing trained; in a
+    read-only demo nothing is installed) and return the kinds the cache holds from them."""
+    from repcam_core import prebuilt
+
+    with guard():
+        return prebuilt.installed(p) if settings.read_only() else prebuilt.install(p)
+
+
+def baseline_job(p: Pipeline) -> Job | None:
+    """What shows the Baseline's progress before its evaluation is cached (the multi-class model is):
+    the evaluation's job (started here in the batch lane unless it runs already), or the warm-up's
+    while that is busy (it evaluates the Baseline once the explorer's first maps are trained).
+    None when it is cached, the model is not, or this is a read-only demo."""
+    from repcam_core.experiment import Experiment
+
+    with guard():
+        if (settings.read_only() or Experiment(p).has_result("Baseline")
+                or not p.cache.has("multiclass", p.multiclass_key())):
+            return None
+    reg, key = registry(), config_key(p.config)
+    job, warm = reg.get(key, BASELINE_JOB), reg.get(key, "warmup")
+    if job is not None and job.status != "failed":
+        return job
+    if warm is not None and warm.active:
+        return warm
+    return submit(p, *results_job(p, ["Baseline"]))
 
 
 def session_clusters(p: Pipeline, B: np.ndarray) -> np.ndarray | None:

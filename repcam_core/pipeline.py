@@ -25,11 +25,12 @@ from repcam_core.errors import ConfigError, DatasetError, UnknownNameError
 from repcam_core.method.clusterers import DEFAULT_CLUSTERING, cluster_classes
 from repcam_core.method.clustering import ClusterResult
 from repcam_core.method.feasibility import cluster_sizes
-from repcam_core.integrity import save_tensors
 from repcam_core.method.similarity import similarity_matrix
 from repcam_core.models.backbones import BACKBONES, BackboneSpec, create_model, get_module, replace_head
+from repcam_core.models.store import load_model as _load_model, save_model as _save_model, train_log  # noqa: F401
+from repcam_core.prebuilt import Prebuilt, fill as fill_prebuilt, resolve as resolve_prebuilt
 from repcam_core.progress import NullProgress, Progress
-from repcam_core.train import (PROBE_FEATURES_BYTES, FeatureMemo, TrainLog, fit, fit_probe, pooled_features,
+from repcam_core.train import (PROBE_FEATURES_BYTES, FeatureMemo, fit, fit_probe, pooled_features,
                                predict_proba, resolve_device)
 
 if TYPE_CHECKING:  # torch is imported where data is decoded or a model is used: a run that finds
@@ -46,8 +47,11 @@ class Pipeline:
     """Everything one configuration needs, computed lazily and cached on disk."""
 
     def __init__(self, config: RunConfig, cache: ArtifactCache | str | Path | None = None,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, prebuilt: Prebuilt | bool | None = None) -> None:
+        """``prebuilt``: install shipped artifacts that match (:mod:`repcam_core.prebuilt`; None: as
+        ``$REPCAM_PREBUILT`` says, False: train everything here)."""
         self.config = config
+        self.prebuilt = resolve_prebuilt(prebuilt)
         self.cache = cache if isinstance(cache, ArtifactCache) else ArtifactCache(cache)
         self.progress: Progress = progress or NullProgress()
         self.spec: BackboneSpec = BACKBONES.get(config.backbone)
@@ -123,6 +127,10 @@ class Pipeline:
                                cache_root=self.cache.root)
             step(1)
         return split.subset(self.class_subset) if subset and self.class_subset is not None else split
+
+    def decode(self, split: str) -> None:
+        """Decode ``split`` into the cache now, without keeping it (for another process's work)."""
+        self._split(split, subset=False)
 
     def check_decoded(self) -> None:
         """Check the decoded files of the training, evaluation and calibration splits (torch-free);
@@ -281,6 +289,8 @@ class Pipeline:
                 return self._models[name]
 
             def create(tmp: Path) -> None:
+                if fill_prebuilt(self, "multiclass", key, tmp):  # the shipped model, when it matches
+                    return
                 import torch
 
                 self.check_training_data()
@@ -386,6 +396,8 @@ class Pipeline:
         share of the single-label training images (``similarity_holdout``; all of them when 0)."""
 
         def create(tmp: Path) -> None:
+            if fill_prebuilt(self, "similarity", self.similarity_key(), tmp):  # over the shipped model
+                return
             import torch
 
             h = self.config.similarity_holdout
@@ -417,6 +429,8 @@ class Pipeline:
         s = self.config.seed if seed is None else seed
 
         def create(tmp: Path) -> None:
+            if fill_prebuilt(self, "clustering", self.clustering_key(n, m, s), tmp):  # over the shipped B
+                return
             res = cluster_classes(self.config.clustering, self.similarity(), n, min_size=m, seed=s,
                                   n_init=self.config.cluster_restarts)
             (tmp / "clustering.json").write_text(json.dumps({
@@ -430,21 +444,3 @@ class Pipeline:
 
         return self.cache.get_or_create("clustering", self.clustering_key(n, m, s), create, load)
 
-
-def _save_model(tmp: Path, model: nn.Module, log: TrainLog) -> None:
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_tensors(state, tmp / "model.safetensors")
-    (tmp / "train_log.json").write_text(json.dumps(log.to_dict()))
-
-
-def _load_model(path: Path, backbone: str, num_classes: int) -> nn.Module:
-    from safetensors.torch import load_file
-
-    model = create_model(backbone, num_classes, init="scratch")
-    model.load_state_dict(load_file(str(path / "model.safetensors")))
-    return model.eval()
-
-
-def train_log(path: Path) -> dict[str, Any]:
-    """The training log stored beside a model artifact."""
-    return json.loads((path / "train_log.json").read_text())

@@ -120,6 +120,12 @@ class Worker:
             proc.kill()
             proc.wait()
 
+    def start(self) -> None:
+        """Start the child now, so that it imports what every task needs (torch, the pipeline)
+        while the caller does other work (the app: while the embedded world is generated)."""
+        with self._lock:
+            self._start()
+
     @property
     def pid(self) -> int | None:
         return None if self._proc is None else self._proc.pid
@@ -197,6 +203,11 @@ def main() -> None:
     def send(obj: dict) -> None:
         with lock:
             channel.write(json.dumps(obj) + "\n")
+
+    import torch  # noqa: F401 - what every task needs, imported before the first request arrives
+
+    import repcam_core.experiment  # noqa: F401
+    import repcam_core.pipeline  # noqa: F401
 
     pipelines: dict = {}
     for line in sys.stdin:

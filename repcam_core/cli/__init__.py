@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "repcam_core.cli.reproduce_cmd",    # reproduce
     "repcam_core.cli.figure_cmd",       # figure
     "repcam_core.cli.cache_cmds",       # cache
+    "repcam_core.cli.prebuilt_cmd",     # prebuilt
 )
 """Modules that add sub-commands (each has ``register(subparsers)``); order = ``--help`` order."""
 
@@ -44,6 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet_threads()
     parser = make_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "no_prebuilt", False):  # every Pipeline of this command and its workers
+        import os
+
+        from repcam_core.prebuilt import ENV
+
+        os.environ[ENV] = "0"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always")

@@ -81,6 +81,9 @@ def add_common(p: argparse.ArgumentParser) -> None:
     x.add_argument("--ray-address", default=None, metavar="ADDR",
                    help="Ray cluster address (host:6379, ray://host:10001, auto); 'local' or unset starts a local "
                         "instance. The --cache directory must be shared by every worker")
+    x.add_argument("--no-prebuilt", action="store_true",
+                   help="train the default configuration's multi-class model, B and clusters from scratch instead "
+                        "of installing the shipped ones (also $REPCAM_PREBUILT=0)")
     o = p.add_argument_group("output")
     o.add_argument("--cache", default=None, help="artifact cache directory (default: $REPCAM_CACHE or ~/.cache/repcam)")
     o.add_argument("--out", default="repcam-results", help="directory for tables (default ./repcam-results)")

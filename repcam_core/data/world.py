@@ -254,13 +254,18 @@ def _write_atomically(out_dir: Path, config: WorldConfig, complete: Callable[[Pa
     return out_dir
 
 
+@lru_cache(maxsize=1)
+def _palette() -> list[int]:
+    return voc_palette()
+
+
 def write_sample(root: Path, config: WorldConfig, split: str, index: int) -> None:
     """Render sample ``index`` of ``split`` to ``root``'s ``JPEGImages`` and ``SegmentationClass``."""
     image_id = f"{split}_{index:05d}"  # as split_ids() names them
     sample = render_sample(config, split, index)
     _save_jpeg(sample.image, root / "JPEGImages" / f"{image_id}.jpg", config.jpeg_quality)
     png = Image.fromarray(sample.mask)
-    png.putpalette(voc_palette())
+    png.putpalette(_palette())
     png.save(root / "SegmentationClass" / f"{image_id}.png")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from PIL import Image
@@ -178,7 +179,7 @@ class RenderedObject:
 def draw_object(canvas: np.ndarray, design: ClassDesign, pose: Pose, look: Look) -> RenderedObject:
     """Paint one object onto ``canvas`` (float [H, W, 3], modified in place); return its parts."""
     h, w, _ = canvas.shape
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32) + 0.5
+    ys, xs = pixel_centres(h, w)
     u = (xs - pose.cx) / pose.scale
     v = (ys - pose.cy) / (pose.scale * design.stretch)
     if pose.flip:
@@ -241,7 +242,7 @@ def background(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
     low = rng.uniform(30, 225, (3, 4, 3)).astype(np.uint8)
     canvas = np.asarray(Image.fromarray(low).resize((w, h), Image.BILINEAR), np.float32).copy()
     canvas += rng.normal(0, 6, canvas.shape).astype(np.float32)
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32) + 0.5
+    ys, xs = pixel_centres(h, w)
     for _ in range(int(rng.integers(2, 6))):  # clutter: lines, squares, blobs (never a class part)
         kind, colour = int(rng.integers(3)), rng.uniform(0, 255, 3).astype(np.float32)
         x0, y0 = rng.uniform(0, w), rng.uniform(0, h)
@@ -257,6 +258,15 @@ def background(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
             sel = ((xs - x0) / rng.uniform(1.5, 4)) ** 2 + ((ys - y0) / rng.uniform(1.5, 4)) ** 2 <= 1
         canvas[sel] = colour
     return canvas
+
+
+@lru_cache(maxsize=8)
+def pixel_centres(h: int, w: int) -> np.ndarray:
+    """``float32 [2, h, w]``: each pixel's centre (row + 0.5, column + 0.5), read-only; made once
+    per image size (every object and background of a world image needs it)."""
+    grid = np.mgrid[0:h, 0:w].astype(np.float32) + 0.5
+    grid.setflags(write=False)
+    return grid
 
 
 def _dilate(m: np.ndarray) -> np.ndarray:

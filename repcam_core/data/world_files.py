@@ -21,7 +21,7 @@ import zlib
 from pathlib import Path
 from typing import Any, Callable
 
-from repcam_core.data.world import SPLITS, WorldConfig, _metadata, _read_json, split_ids, split_plan, text_files, \
+from repcam_core.data.world import SPLITS, WorldConfig, _metadata, _read_json, split_ids, text_files, \
     write_sample
 from repcam_core.errors import IntegrityWarning
 from repcam_core.integrity import (
@@ -42,14 +42,13 @@ IMAGE_DIRS = ("JPEGImages", "SegmentationClass")
 
 
 def write_voc(tmp: Path, config: WorldConfig) -> None:
-    """Render the whole world into ``tmp`` (VOC layout) and record its files."""
-    from concurrent.futures import ThreadPoolExecutor
+    """Render the whole world into ``tmp`` (VOC layout; in child processes when it is large, see
+    :mod:`repcam_core.data.world_render`) and record its files."""
+    from repcam_core.data.world_render import render_images
 
     for sub in (*IMAGE_DIRS, "ImageSets/Segmentation"):
         (tmp / sub).mkdir(parents=True)
-    jobs = [(s, i) for s in SPLITS for i in range(len(split_plan(config, s)))]
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        list(pool.map(lambda job: write_sample(tmp, config, *job), jobs))
+    render_images(tmp, config)
     for rel, text in text_files(config).items():
         (tmp / rel).write_text(text)
     record_world(tmp, config)

@@ -5,31 +5,22 @@ one screenshot per page in test-artifacts/."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from apptest_kit import CHROMIUM, CHROMIUM_ARGS as ARGS, free_port as _free_port
 from repcam_app.launch import wait_until_serving
 from repcam_testing import missing
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 # url path -> selector of the page's main figure
 PAGES = {"": "[data-testid=stTable]", "similarity": ".js-plotly-plot", "clustering": ".js-plotly-plot",
          "explorer": "[data-testid=stMetric]", "results": ".js-plotly-plot"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
