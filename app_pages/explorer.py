@@ -17,7 +17,7 @@ from repcam_app.offload import binary_job, similarity_job
 from repcam_app.resources import config_key, guard
 from repcam_app.uploads import UploadLimitError, admit_upload, load_upload
 from repcam_app.widgets import (current_rule, page_pipeline, progress_panel, representatives, require_multiclass,
-                               submit)
+                               shown_rule, submit)
 from repcam_core import explore
 from repcam_core.experiment import Experiment
 from repcam_core.figures import WIDTHS
@@ -94,7 +94,11 @@ if any(n not in layer_names for n in ss[state.EX_LAYERS]):
     ss[state.EX_LAYERS] = layer_names
 ss.setdefault(state.EX_THRESHOLD, float(cfg.threshold))
 source, multi = ss[state.EX_SOURCE], bool(ss[state.EX_MULTILAYER])
-mode_name = explore.shown_mode(current_rule(), multi, source, bool(ss[state.EX_REPS]))
+with guard():
+    rule, rule_note = shown_rule(p)  # the Clustering page's rule, or Rank-a where the dataset refuses it
+if rule != current_rule():
+    st.info(rule_note)
+mode_name = explore.shown_mode(rule, multi, source, bool(ss[state.EX_REPS]))
 t_cal = None
 if ss[state.EX_THR_MODE] == "calibrated":  # read from the cache only when it is the threshold shown
     with guard():

@@ -7,7 +7,8 @@ shows its progress instead of starting it again:
 1. ``multiclass`` (interactive lane): the multi-class model, which gives the Baseline;
 2. ``warmup`` (batch lane): B and the clustering, then one ``binary:a-b`` job (interactive lane)
    per S-1 representative class of the first class (the explorer's default target), each of
-   which the explorer shows as it lands.
+   which the explorer shows as it lands; Rank-a's classes where the dataset refuses S-1, as the
+   explorer does (:func:`repcam_core.method.feasibility.with_fallback`: Oxford-Pet-3's 3 breeds).
 
 It starts when the server starts (``repcam-app``/``make app`` set ``$REPCAM_WARMUP`` and run
 :func:`start_when_serving` in a thread that waits for the server to answer) and again, for the
@@ -45,13 +46,14 @@ def warm_up(p: Pipeline, config_key: str) -> None:
 
 def _first_class(p: Pipeline, config_key: str) -> list[int]:
     from repcam_core.experiment import Experiment
+    from repcam_core.method.feasibility import with_fallback
     from repcam_core.method.modes import parse_mode
 
-    mode = parse_mode("S-1+A+F")
     exp = Experiment(p)
     try:
+        mode = with_fallback(parse_mode("S-1+A+F"), exp.setting).mode  # the explorer's default rule
         exp.needs([mode])
-    except Exception:  # too few classes for the clusters: the explorer has no default classes either
+    except Exception:  # no rule fits the classes: the explorer has no default classes either
         p.similarity()
         return []
     comps = exp.comparisons(mode)[0]
