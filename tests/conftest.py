@@ -60,7 +60,7 @@ class PhotosRun:
 def msrc_photos_run(shared_data, tmp_path_factory) -> PhotosRun:
     """``repcam run`` (every mode group, the default) in a child process on four MSRC-v2 classes
     with the photos preset's real ImageNet weights (:data:`repcam_testing.PHOTOS_RUN_ARGS`), once per
-    session: about 15 s on 2 CPU cores. Its configuration is written as ``config.json`` (the
+    session: 15-16 s on 2 CPU cores. Its configuration is written as ``config.json`` (the
     ``config`` the results record), so the app tests open exactly what the run cached."""
     import json
     import subprocess
