@@ -36,7 +36,8 @@ token_gate()  # every page: nothing below runs before the session has entered $R
 state.init()
 dataset = st.session_state[state.DATASET]
 with st.sidebar:
-    st.caption(f"dataset **{label_of(dataset, dataset_list()) if settings.exposed() else dataset}** · backbone "
+    st.caption(f"dataset **{label_of(dataset, dataset_list()) if settings.exposed() else dataset}** · preset "
+               f"**{st.session_state[state.PRESET]}** · backbone "
                f"**{st.session_state[state.BACKBONE]}** · device **{st.session_state[state.DEVICE]}**")
     if settings.read_only():
         st.caption("Read-only demo: nothing is trained on this server.")

@@ -11,13 +11,13 @@ from repcam_app import state
 from repcam_app.figures import similarity_heatmap
 from repcam_app.resources import guard
 from repcam_app.exports import table_png
-from repcam_app.widgets import current_mode_name, page_pipeline, require_similarity
+from repcam_app.widgets import b_identity, current_rule, page_pipeline, require_similarity, shown_rule
 from repcam_core.experiment import Experiment
 from repcam_core.explore import cached_pairwise, expected_iou, topk_oracle
 from repcam_core.method.cluster_compare import compare_pipeline, parse_seeds
 from repcam_core.method.clusterers import CLUSTERINGS, cluster_classes, smallest_cluster
 from repcam_core.method.clustering import reorder_by_clusters
-from repcam_core.method.feasibility import random_count
+from repcam_core.method.feasibility import cluster_sizes, random_count
 from repcam_core.method.modes import comparison_classes, parse_mode
 from repcam_core.percent import pct, pct_fmt
 
@@ -27,10 +27,16 @@ p = page_pipeline()
 B = require_similarity(p)
 names, C, cfg = list(p.class_names), p.num_classes, p.config
 ss = st.session_state
-min_size = Experiment(p).cluster_sizes[1] if cfg.n_clusters <= C else cfg.min_cluster_size  # as runs adapt it
-for key, default in ((state.KM_N, cfg.n_clusters), (state.KM_SEED, cfg.seed), (state.KM_MIN, min_size),
+n_start = min(cfg.n_clusters, C)  # N > C clusters cannot exist (3 breeds): start from C, S-k is not run
+min_size = cluster_sizes(n_start, cfg.min_cluster_size, C)[1]  # as runs adapt it
+if ss.get(state.KM_FOR) != names:  # another dataset: N and the minimum start from its own defaults
+    for key in (state.KM_N, state.KM_MIN):
+        ss.pop(key, None)
+    ss[state.KM_FOR] = names
+for key, default in ((state.KM_N, n_start), (state.KM_SEED, cfg.seed), (state.KM_MIN, min_size),
                      (state.RULE, "S-k"), (state.RULE_K, 1), (state.CMP_SEEDS, "0,1,2,3,4")):
     ss.setdefault(key, default)
+ss[state.RULE_K] = min(int(ss[state.RULE_K]), max(1, C - 1))  # a k chosen on a dataset with more classes
 
 c0, c1, c2, c3 = st.columns(4)
 c0.selectbox("Algorithm", CLUSTERINGS.names(), key=state.CLUSTERING,
@@ -40,7 +46,7 @@ c2.number_input("Seed", min_value=0, step=1, key=state.KM_SEED)
 c3.number_input("Minimum cluster size", min_value=1, step=1, key=state.KM_MIN,
                 help="kept by the improved k-means only; spectral and agglomerative clusters may be smaller")
 algo = cfg.clustering
-source = (algo, int(ss[state.KM_N]), int(ss[state.KM_SEED]), int(ss[state.KM_MIN]))
+source = (algo, int(ss[state.KM_N]), int(ss[state.KM_SEED]), int(ss[state.KM_MIN]), b_identity(p))
 if ss[state.CLUSTER_SOURCE] != source or ss[state.CLUSTER_LABELS] is None or len(ss[state.CLUSTER_LABELS]) != C:
     with guard():
         res = cluster_classes(algo, B, source[1], min_size=source[3], seed=source[2], n_init=cfg.cluster_restarts)
@@ -81,7 +87,13 @@ r1.selectbox("Selection rule", ["S-k", "Random", "Rank-a", "Rank-b"], key=state.
                   "similarity order (3, 9, 14, 17) / (3, 8, 13, 18); Random: a seeded random draw")
 r2.number_input("k (S-k)", min_value=1, max_value=max(1, C - 1), step=1, key=state.RULE_K,
                 disabled=ss[state.RULE] != "S-k")
-mode = Experiment(p).adapted(parse_mode(current_mode_name()))  # Rank's positions scaled to C classes
+with guard():
+    rule, rule_note = shown_rule(p)  # Rank-a where the dataset refuses the chosen rule (S-k on 3 breeds)
+if rule != current_rule():
+    st.info(rule_note)
+elif rule_note:
+    st.caption(f"{rule}: {rule_note}")
+mode = Experiment(p).adapted(parse_mode(f"{rule}+A+F"))  # Rank's positions scaled to C classes
 with guard():
     comps = {c: comparison_classes(mode, c, B=B, cluster_labels=labels, num_classes=C,
                                    n=random_count(cfg.n_random, C), seed=cfg.seed) for c in range(C)}

@@ -18,7 +18,7 @@ from repcam_app.offload import binary_job, similarity_job
 from repcam_app.resources import config_key, guard
 from repcam_app.uploads import UploadLimitError, admit_upload, load_upload
 from repcam_app.widgets import (current_rule, page_pipeline, progress_panel, representatives, require_multiclass,
-                               submit)
+                               shown_rule, submit)
 from repcam_core import explore
 from repcam_core.experiment import Experiment
 from repcam_core.figures import WIDTHS
@@ -94,6 +94,11 @@ if b_job is not None:
 elif B is None:
     st.warning("B is not in the cache (read-only demo): choose representative classes by hand.")
 
+with guard():
+    rule, rule_note = shown_rule(p)  # the Clustering page's rule, or Rank-a where the dataset refuses it
+if rule != current_rule():
+    st.info(rule_note)
+
 # Everything below reruns alone when one of its widgets changes (a fragment: no full-page rerun).
 # A toggle of a class, a layer, "+A", the source or the threshold fuses the cached per-layer maps
 # again; a model is called only for a class newly chosen whose binary model is trained (its maps
@@ -105,7 +110,7 @@ def live() -> None:
         ss[state.EX_LAYERS] = layer_names
     ss.setdefault(state.EX_THRESHOLD, float(cfg.threshold))
     source, multi = ss[state.EX_SOURCE], bool(ss[state.EX_MULTILAYER])
-    mode_name = explore.shown_mode(current_rule(), multi, source, bool(ss[state.EX_REPS]))
+    mode_name = explore.shown_mode(rule, multi, source, bool(ss[state.EX_REPS]))
     t_cal = None
     if ss[state.EX_THR_MODE] == "calibrated":  # read from the cache only when it is the threshold shown
         with guard():

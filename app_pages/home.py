@@ -1,4 +1,4 @@
-"""Home: choose dataset, backbone and device; see what is cached; compute the rest in the background."""
+"""Home: choose dataset, preset, backbone and device; see what is cached; compute the rest in the background."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from repcam_app import settings, state
 from repcam_app.datasets import check_allowed
 from repcam_app.jobs import registry
 from repcam_app.offload import clustering_job, multiclass_job, results_job
+from repcam_app.presets import PRESETS, preset_start, summary
 from repcam_app.resources import base_config, cache_root, config_key, current_config, dataset_list, guard, pipeline
 from repcam_app.widgets import READ_ONLY_NOTE, baseline_job, dataset_ready, install_shipped, progress_panel, submit
 from repcam_core.errors import DatasetError
@@ -22,7 +23,7 @@ state.init()
 st.write("Class activation maps that fuse the Grad-CAMs of a few binary models, one per "
          "*representative class* chosen from class similarity, over several layers.")
 
-c1, c2, c3 = st.columns([3, 2, 1])
+c1, c0, c2, c3 = st.columns([3, 2, 2, 1])
 if settings.exposed():  # listening beyond localhost: only the operator's datasets, by name
     choices = dataset_list()
     try:
@@ -34,13 +35,25 @@ if settings.exposed():  # listening beyond localhost: only the operator's datase
     c1.selectbox("Dataset", list(labels), key=state.DATASET, format_func=labels.get,
                  help="the datasets this server's operator offers")
 else:
-    c1.text_input("Dataset", key=state.DATASET, help="`embedded` (the generated default world) or the path "
-                  "of a VOC-layout directory (JPEGImages/, SegmentationClass/, ImageSets/Segmentation/)")
+    c1.text_input("Dataset", key=state.DATASET, help="`embedded` (the generated default world), a VOC-layout "
+                  "directory (JPEGImages/, SegmentationClass/, ImageSets/Segmentation/) as `DIR` or `voc:DIR` "
+                  "(e.g. MSRC-v2), an Oxford-IIIT Pet directory as `pets:DIR`, or COCO 2017 as `coco:DIR`")
+
+
+def _preset_backbone() -> None:  # a preset brings its own backbone (still changeable after)
+    st.session_state[state.BACKBONE] = preset_start(base_config(), st.session_state[state.PRESET]).backbone
+
+
+c0.selectbox("Preset", PRESETS, key=state.PRESET, on_change=_preset_backbone,
+             format_func=lambda n: f"{n} — {preset_start(base_config(), n).backbone}",
+             help="photos: real photos with EfficientNet-Lite0's ImageNet weights at 224 px; embedded: the fast "
+                  "defaults of the generated world; paper: the paper's protocol (sec. 4.2)")
 c2.selectbox("Backbone", BACKBONES.names(), key=state.BACKBONE,
              format_func=lambda n: f"{n} — {BACKBONES.get(n).description}")
 c3.selectbox("Device", ["auto", "cpu", "cuda"], key=state.DEVICE)
 
 cfg = current_config()
+st.caption(f"preset **{cfg.preset}**: {summary(cfg)}")
 p = pipeline(cfg)
 STEPS = ["multi-class model (Baseline, builds B)", "similarity matrix B", f"clustering ({cfg.clustering})",
          "binary models (one per class pair)", "pairwise table (Table 1)", "evaluated modes"]

@@ -26,7 +26,8 @@ c2.toggle("Order classes by cluster", key=state.SIM_ORDER)
 labels = session_clusters(p, B)
 order = reorder_by_clusters(labels) if st.session_state[state.SIM_ORDER] and labels is not None else None
 if st.session_state[state.SIM_ORDER] and labels is None:
-    st.warning("No clustering for this configuration (too few classes for N × minimum size); "
+    st.warning(f"No clustering for this configuration ({p.config.n_clusters} clusters need at least "
+               f"{p.config.n_clusters} classes, the dataset has {len(names)}; choose N on the Clustering page); "
                "showing the original class order.")
 fig = similarity_heatmap(B, names, order=order, normalise=st.session_state[state.SIM_NORMALISE],
                          labels=labels if order is not None else None)

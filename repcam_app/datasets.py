@@ -46,7 +46,8 @@ def parse_entry(entry: str) -> DatasetChoice:
     if kind == EMBEDDED:
         return DatasetChoice(name or EMBEDDED_LABEL, EMBEDDED)
     label = name or Path(path.rstrip("/")).name or path
-    return DatasetChoice(f"{label} (COCO)" if kind == "coco" and not name else label, spec)
+    kind_label = {"coco": " (COCO)", "pets": " (Oxford-IIIT Pet)"}.get(kind, "") if not name else ""
+    return DatasetChoice(label + kind_label, spec)
 
 
 def entries_from_file(value: object) -> list[str]:

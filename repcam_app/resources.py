@@ -24,6 +24,7 @@ import streamlit as st
 from repcam_app import settings, state
 from repcam_app.datasets import DatasetChoice, allowed_dirs, check_allowed, dataset_choices, entries_from_file, redact
 from repcam_app.jobs import ROUTED_PROGRESS
+from repcam_app.presets import app_config
 from repcam_core.cache import ArtifactCache, default_cache_dir
 from repcam_core.config import RunConfig, config_from_data, config_hash, read_config_json
 from repcam_core.errors import ConfigError, RepCAMError
@@ -99,15 +100,16 @@ def cache_root() -> Path:
 
 
 def current_config() -> RunConfig:
-    """The base configuration with the dataset, backbone and device chosen on the Home page and
-    the clustering algorithm chosen on the Clustering page."""
+    """The base configuration, or the preset chosen on the Home page (:mod:`repcam_app.presets`),
+    with the dataset, backbone and device chosen there and the clustering algorithm chosen on the
+    Clustering page."""
     ss = st.session_state
     dataset = str(ss[state.DATASET]).strip() or "embedded"
     with guard():
         if settings.exposed():
             check_allowed(dataset, dataset_list())
-        return base_config().with_(dataset=dataset, backbone=ss[state.BACKBONE], device=ss[state.DEVICE],
-                                   clustering=ss.get(state.CLUSTERING) or base_config().clustering)
+        return app_config(base_config(), ss.get(state.PRESET) or base_config().preset, dataset,
+                          ss[state.BACKBONE], ss[state.DEVICE], ss.get(state.CLUSTERING))
 
 
 def config_key(config: RunConfig) -> str:

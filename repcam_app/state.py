@@ -11,17 +11,19 @@ from typing import Any
 import streamlit as st
 
 # --- configuration chosen on the Home page (the base comes from REPCAM_APP_CONFIG)
-DATASET = "cfg_dataset"          # "embedded" or a VOC-layout directory
+DATASET = "cfg_dataset"          # a dataset spec: "embedded", DIR or voc:DIR, pets:DIR, coco:DIR
 BACKBONE = "cfg_backbone"
 DEVICE = "cfg_device"            # auto / cpu / cuda
+PRESET = "cfg_preset"            # embedded / paper / photos (repcam_app/presets.py)
 CLUSTERING = "cfg_clustering"    # clustering algorithm feeding S-k (chosen on the Clustering page)
 
 # --- clustering & selection page
 KM_N = "km_n"
 KM_SEED = "km_seed"
 KM_MIN = "km_min_size"
+KM_FOR = "km_for"                     # class names KM_N / KM_MIN were defaulted for (reset on another dataset)
 CLUSTER_LABELS = "cluster_labels"     # list[int] [C]: current clusters (k-means + manual moves)
-CLUSTER_SOURCE = "cluster_source"     # (N, seed, min) the labels were computed from
+CLUSTER_SOURCE = "cluster_source"     # (algorithm, N, seed, min, B's identity) the labels were computed from
 MOVE_CLASS = "move_class"
 MOVE_TO = "move_to"
 MOVE_BUTTON = "move_button"
@@ -96,7 +98,7 @@ _DEFAULTS: dict[str, Any] = {
 }
 
 
-PERSISTENT = (DATASET, BACKBONE, DEVICE, KM_N, KM_SEED, KM_MIN, RULE, RULE_K, SIM_NORMALISE, SIM_ORDER,
+PERSISTENT = (DATASET, BACKBONE, DEVICE, PRESET, KM_N, KM_SEED, KM_MIN, RULE, RULE_K, SIM_NORMALISE, SIM_ORDER,
               SIM_CLASS, EX_CLASS, EX_IMAGE, EX_REPS, EX_LAYERS, EX_THRESHOLD, EX_MULTILAYER, EX_PAIR,
               EX_SOURCE, EX_THR_MODE,
               RES_MODES, RES_CURVE_MODES, RES_CLASS_MODE, RES_PROTOCOL,
@@ -114,7 +116,8 @@ def init() -> None:
     from repcam_app.resources import base_config
 
     base = base_config()
-    defaults = {DATASET: base.dataset, BACKBONE: base.backbone, DEVICE: base.device, CLUSTERING: base.clustering,
+    defaults = {DATASET: base.dataset, BACKBONE: base.backbone, DEVICE: base.device, PRESET: base.preset,
+                CLUSTERING: base.clustering,
                 **_DEFAULTS}
     for key, value in defaults.items():
         if key not in st.session_state:

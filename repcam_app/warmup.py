@@ -10,7 +10,9 @@ shows its progress instead of starting it again:
    shipped one installed this only starts the lane's worker process, ready for what follows);
 2. ``warmup`` (batch lane): B and the clustering, then one ``binary:a-b`` job (interactive lane)
    per S-1 representative class of the first class (the explorer's default target), each of
-   which the explorer shows as it lands; once they are trained,
+   which the explorer shows as it lands (Rank-a's classes where the dataset refuses S-1, as the
+   explorer does: :func:`repcam_core.method.feasibility.with_fallback`, Oxford-Pet-3's 3 breeds);
+   once they are trained,
 3. ``results:Baseline`` (batch lane): the Baseline under the three protocols, which Home and
    Results show (after the explorer's first maps, so it never slows them down).
 
@@ -74,13 +76,14 @@ def _first_class(p: Pipeline, config_key: str) -> list[int]:
 
 def _ask_first_maps(p: Pipeline, config_key: str) -> list[int]:
     from repcam_core.experiment import Experiment
+    from repcam_core.method.feasibility import with_fallback
     from repcam_core.method.modes import parse_mode
 
-    mode = parse_mode("S-1+A+F")
     exp = Experiment(p)
     try:
+        mode = with_fallback(parse_mode("S-1+A+F"), exp.setting).mode  # the explorer's default rule
         exp.needs([mode])
-    except Exception:  # too few classes for the clusters: the explorer has no default classes either
+    except Exception:  # no rule fits the classes: the explorer has no default classes either
         p.similarity()
         return []
     comps = exp.comparisons(mode)[0]

@@ -11,6 +11,7 @@ from repcam_app import settings, state
 from repcam_app.jobs import Job, registry
 from repcam_app.offload import BASELINE_JOB, multiclass_job, results_job, similarity_job
 from repcam_app.resources import config_key, guard, pipeline, safe
+from repcam_core.config import config_hash
 from repcam_core.data.sources import open_dataset
 from repcam_core.method.clusterers import cluster_classes
 from repcam_core.method.modes import comparison_classes, parse_mode
@@ -151,10 +152,15 @@ def baseline_job(p: Pipeline) -> Job | None:
     return submit(p, *results_job(p, ["Baseline"]))
 
 
+def b_identity(p: Pipeline) -> str:
+    """What B is computed from (its cache key, hashed): clusters of another B are not this one's."""
+    return config_hash(p.similarity_key())
+
+
 def session_clusters(p: Pipeline, B: np.ndarray) -> np.ndarray | None:
-    """The clusters edited on the Clustering page, else the configuration's clustering algorithm."""
-    labels = st.session_state.get(state.CLUSTER_LABELS)
-    if labels is not None and len(labels) == p.num_classes:
+    """The clusters edited on the Clustering page for this B, else the configuration's clustering algorithm."""
+    labels, source = st.session_state.get(state.CLUSTER_LABELS), st.session_state.get(state.CLUSTER_SOURCE)
+    if labels is not None and len(labels) == p.num_classes and source and source[-1] == b_identity(p):
         return np.asarray(labels)
     from repcam_core.experiment import Experiment
 
@@ -177,12 +183,24 @@ def current_mode_name() -> str:
     return f"{current_rule()}+A+F"
 
 
+def shown_rule(p: Pipeline) -> tuple[str, str | None]:
+    """(rule, note): the session's selection rule (:func:`current_rule`) where ``p``'s dataset can
+    run it, else Rank-a's (S-k on too few classes for its clusters: Oxford-Pet-3's 3 breeds);
+    ``note`` is the adaptation or the fallback in one line (None when the paper's settings fit)."""
+    from repcam_core.experiment import Experiment
+    from repcam_core.method.feasibility import with_fallback
+
+    checked = with_fallback(parse_mode(current_mode_name()), Experiment(p).setting)
+    return checked.mode.name.removesuffix("+A+F"), checked.note
+
+
 def representatives(p: Pipeline, B: np.ndarray, c: int) -> list[int]:
-    """Representative classes of ``c`` under the session's rule (default S-1) and clusters."""
+    """Representative classes of ``c`` under the session's rule (default S-1; :func:`shown_rule`)
+    and clusters."""
     from repcam_core.experiment import Experiment
     from repcam_core.method.feasibility import random_count
 
-    mode = Experiment(p).adapted(parse_mode(current_mode_name()))  # Rank's positions as a run scales them
+    mode = Experiment(p).adapted(parse_mode(f"{shown_rule(p)[0]}+A+F"))  # Rank's positions as a run scales them
     labels = session_clusters(p, B) if mode.needs_clustering else None
     if mode.needs_clustering and labels is None:
         return []

@@ -6,6 +6,7 @@ Artifacts trained here are shared by every test of the session through one cache
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI and the app do (repcam_core.cli.quiet_threads)
 
-from repcam_testing import SURVIVAL, missing, survived, tiny_config  # noqa: E402
+from repcam_testing import PHOTOS_RUN_ARGS, SURVIVAL, missing, survived, tiny_config  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 """``../shared/data`` beside the checkout: the real photos and masks (never copied into the project)."""
@@ -39,6 +40,41 @@ def pytest_runtest_makereport(item, call):
         for mark in item.iter_markers("survives"):
             survived(*mark.args)
     return report
+
+
+@dataclass(frozen=True)
+class PhotosRun:
+    """One ``repcam run`` process on real photos: its command, output, results JSON, and the
+    configuration and cache it used (which the app tests serve)."""
+
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    results: dict
+    config_file: Path
+    cache: Path
+
+
+@pytest.fixture(scope="session")
+def msrc_photos_run(shared_data, tmp_path_factory) -> PhotosRun:
+    """``repcam run`` (every mode group, the default) in a child process on four MSRC-v2 classes
+    with the photos preset's real ImageNet weights (:data:`repcam_testing.PHOTOS_RUN_ARGS`), once per
+    session: 15-16 s on 2 CPU cores. Its configuration is written as ``config.json`` (the
+    ``config`` the results record), so the app tests open exactly what the run cached."""
+    import json
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("msrc-photos")
+    args = [sys.executable, "-m", "repcam_core.cli", "run", "--dataset", f"voc:{shared_data / 'msrc-v2'}",
+            *PHOTOS_RUN_ARGS, "--cache", str(root / "cache"), "--out", str(root / "out"), "--json", "--quiet"]
+    res = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    results_file = root / "out" / "results.json"
+    results = json.loads(results_file.read_text()) if res.returncode == 0 and results_file.is_file() else {}
+    config_file = root / "config.json"
+    config_file.write_text(json.dumps(results.get("config", {})))
+    return PhotosRun(args, res.returncode, res.stdout, res.stderr, results, config_file, root / "cache")
 
 
 @pytest.fixture(scope="session")

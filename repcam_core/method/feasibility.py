@@ -20,6 +20,11 @@ classes each mode is checked against what it needs:
 * **Ref-Centre**: its width is chosen on the calibration split; without one it is **refused**.
 * Baseline, Baseline+A, All, Contrast-All and Ref-Whole run on any dataset of two classes or more.
 
+Where a view needs *some* representative classes (the app's explorer and Clustering page, the
+app's warm-up) and the selection rule asked for is refused, :func:`with_fallback` shows the same
+map with **Rank-a**'s classes instead (its positions scaled as above; it runs on any dataset of
+two classes or more), and says why in its note. A run never falls back: it refuses.
+
 An adapted mode keeps its name; the adaptation is one line (:attr:`Check.note`) reported with
 the results. A refused mode raises :class:`ModeRefused` (one line naming why): a mode asked for
 by name fails the run, a mode that came from a group (``all``, ``paper``, ...) is left out and
@@ -32,10 +37,12 @@ from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
 from repcam_core.errors import ModeRefused
-from repcam_core.method.modes import Mode
+from repcam_core.method.modes import Mode, parse_mode
 
 PAPER_OTHERS = 19
 """Comparison classes per target in the paper's VOC (20 classes): the scale of Rank's positions."""
+FALLBACK_RULE = "Rank-a"
+"""The selection rule a view uses where the one asked for is refused (:func:`with_fallback`)."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +131,28 @@ def check(mode: Mode, s: Setting) -> Check:
     except ModeRefused as exc:
         raise ModeRefused(f"mode {mode.name}: {exc}") from None
     return Check(mode)
+
+
+def with_fallback(mode: Mode, s: Setting) -> Check:
+    """``mode`` as :func:`check` adapts it; where S-k (or Contrast-S-k) is refused, the same map
+    (``+A`` or not, binary or contrast) with :data:`FALLBACK_RULE`'s classes, its note saying what
+    was refused and why. (Random and Rank are never refused on two classes or more.)
+
+    Raises:
+        ModeRefused: ``mode`` is refused and is no S-k (Top-k, Ref-Centre: a view shows those
+            as asked or not at all), or the fallback is refused too."""
+    try:
+        return check(mode, s)
+    except ModeRefused as exc:
+        if mode.kind != "cluster":
+            raise
+        why = str(exc).removeprefix(f"mode {mode.name}: ")
+    prefix = "Contrast-" if mode.source == "contrast" else ""
+    sub = parse_mode(f"{prefix}{FALLBACK_RULE}{'+A' if mode.multilayer else ''}+F")
+    done = check(sub, s)
+    how = f" ({done.note})" if done.note else ""
+    return Check(sub, f"{mode.name} cannot run on this dataset ({why}): representative classes by "
+                      f"{FALLBACK_RULE} instead{how}")
 
 
 @dataclass(frozen=True)

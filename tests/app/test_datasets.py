@@ -14,6 +14,9 @@ def test_entries_get_names_not_paths():
     assert parse_entry("/srv/data/VOC2012") == DatasetChoice("VOC2012", "/srv/data/VOC2012")
     assert parse_entry("voc:/srv/data/VOC2012/") == DatasetChoice("VOC2012", "voc:/srv/data/VOC2012/")
     assert parse_entry("coco:/srv/coco") == DatasetChoice("coco (COCO)", "coco:/srv/coco")
+    assert parse_entry("pets:/srv/oxford-pet-3") == DatasetChoice("oxford-pet-3 (Oxford-IIIT Pet)",
+                                                                 "pets:/srv/oxford-pet-3")
+    assert parse_entry("Pets=pets:/srv/pets") == DatasetChoice("Pets", "pets:/srv/pets")
     assert parse_entry("Lab VOC=voc:/srv/x") == DatasetChoice("Lab VOC", "voc:/srv/x")
     assert parse_entry("/srv/a=b") == DatasetChoice("a=b", "/srv/a=b")  # '=' inside a path is no name
 
@@ -22,6 +25,8 @@ def test_choices_start_with_embedded_and_are_unique():
     choices = dataset_choices("/srv/one/VOC", ["/srv/two/VOC", "/srv/one/VOC", "embedded"])
     assert [c.spec for c in choices] == ["embedded", "/srv/one/VOC", "/srv/two/VOC"]
     assert [c.label for c in choices][1:] == ["VOC", "VOC (2)"]
+    both = dataset_choices("embedded", ["voc:/srv/d/photos", "pets:/srv/d/photos"])  # one directory, two readers
+    assert [c.label for c in both][1:] == ["photos", "photos (Oxford-IIIT Pet)"]
 
 
 def test_file_key_takes_a_list_or_names():

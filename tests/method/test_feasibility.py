@@ -83,3 +83,22 @@ def test_a_group_is_its_lower_case_name_and_the_mode_all_is_not_the_group():
     assert [m.name for m in modes] == ["Baseline", "All"] and named == {"Baseline", "All"}
     assert [m.name for m in parse_modes("reference")] == ["Ref-Whole", "Ref-Centre"]
     assert parse_mode("ref-center").name == "Ref-Centre" and not parse_mode("Ref-Whole").needs_model
+
+
+def test_views_fall_back_to_rank_a_where_s_k_is_refused():
+    """What the app's explorer, Clustering page and warm-up show on a dataset that refuses S-k."""
+    from repcam_core.method.feasibility import with_fallback
+
+    three = with_fallback(parse_mode("S-1+A+F"), _setting(3))
+    assert three.mode == parse_mode("Rank-a+A+F")
+    assert three.note == ("S-1+A+F cannot run on this dataset (4 clusters need at least 4 classes; the dataset has 3 "
+                          "(lower --clusters)): representative classes by Rank-a instead (positions 3, 9, 14, 17 of "
+                          "the paper's 19 others scaled to 1, 2 of the 2 others here)")
+    assert with_fallback(parse_mode("Contrast-S-2+F"), _setting(3)).mode == parse_mode("Contrast-Rank-a+F")
+    assert with_fallback(parse_mode("S-4+A+F"), _setting(4)).mode.name == "Rank-a+A+F"  # k > C - 1
+    # where S-k runs it is kept, with its adaptation note when it has one
+    fits = with_fallback(parse_mode("S-1+A+F"), _setting(14))
+    assert fits.mode == parse_mode("S-1+A+F") and "minimum size lowered to 3" in fits.note
+    assert with_fallback(parse_mode("S-1+A+F"), _setting(20)) == check(parse_mode("S-1+A+F"), _setting(20))
+    with pytest.raises(ModeRefused, match="mode Top3: "):  # no selection rule: refused as asked
+        with_fallback(parse_mode("Top3"), _setting(3))
