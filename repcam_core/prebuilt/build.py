@@ -20,22 +20,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from repcam_core.machine import cpu_model, machine
 from repcam_core.prebuilt import (BUILD_COMMAND, DEFAULT_DIR, FORMAT, KINDS, MANIFEST, chain_keys, copy_entry_files,
                                   is_shipped, normalised, portable_key)
 
 QUALITY_PROTOCOLS = ("fixed", "calibrated", "auc")
-
-
-def cpu_name() -> str:
-    """The CPU's model name (``/proc/cpuinfo``), else what :mod:`platform` knows."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _load_average() -> float | None:
@@ -111,7 +100,8 @@ def build(out: Path = DEFAULT_DIR, cache: Path | None = None, progress: Any = No
     manifest = {
         "format": FORMAT, "command": command, "commit": git_commit(Path(__file__).resolve().parents[2]),
         "date": started, "repcam": __version__, "torch": torch.__version__, "python": platform.python_version(),
-        "threads": torch.get_num_threads(), "cpu": cpu_name(), "cores": os.cpu_count(), "platform": platform.platform(),
+        "threads": torch.get_num_threads(), "cpu": cpu_model(), "machine": machine(), "cores": os.cpu_count(),
+        "platform": platform.platform(),
         "device": str(p.device), "config": config.to_dict(),
         "train_seconds": train_log(p.cache.entry("multiclass", keys["multiclass"]))["seconds"],
         "load_avg_1min": load,  # the machine's load when training began (train_seconds depends on it)
