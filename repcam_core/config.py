@@ -341,8 +341,18 @@ def read_config_json(path: str | Path, what: str = "configuration file") -> Any:
 
 
 def config_from_data(data: Any, path: str | Path, what: str = "configuration file") -> RunConfig:
-    """``RunConfig.from_dict(data)`` (world settings checked too), errors naming ``path``."""
+    """``RunConfig.from_dict(data)`` (world settings checked too), errors naming ``path``.
+
+    A file need not hold every field: those it leaves out come from its ``"preset"`` (one of
+    :data:`PRESETS`; default ``embedded``), so ``{"preset": "photos", "dataset": "pets:DIR"}`` is
+    the photos preset on that dataset. A whole ``RunConfig.to_dict()`` gives itself back."""
     try:
+        if isinstance(data, Mapping) and data.get("preset") in PRESETS and data["preset"] != "embedded":
+            base = preset_config(data["preset"]).to_dict()
+            merged = {**base, **data}
+            if isinstance(data.get("train"), Mapping):
+                merged["train"] = {**base["train"], **data["train"]}
+            data = merged
         config = RunConfig.from_dict(data)
         if config.world:
             from repcam_core.data.world import WorldConfig

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -98,3 +99,20 @@ def test_the_cli_reads_a_configuration_file_and_options_override_it(tmp_path, ca
     assert str(path) in line and "'image_size' must be an integer" in line
     assert main(["run", "--config", str(path), "--preset", "paper", "--cache", str(tmp_path / "c")]) == 2
     assert "not both" in capsys.readouterr().err
+
+
+def test_a_partial_configuration_file_takes_what_it_leaves_out_from_its_preset(tmp_path):
+    from repcam_core.config import load_config_file, photos_config
+
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"preset": "photos", "dataset": "pets:/data/pets", "train": {"epochs": 1}}))
+    cfg = load_config_file(path)
+    want = photos_config(dataset="pets:/data/pets")
+    assert cfg.backbone == "efficientnet_lite0" and cfg.image_size == 224 and cfg.dataset == "pets:/data/pets"
+    assert cfg.train == replace(want.train, epochs=1)  # the preset's training, one field changed
+    for whole in (photos_config(seed=3), paper_config(), RunConfig(image_size=48)):  # a whole file: itself
+        path.write_text(json.dumps(whole.to_dict()))
+        assert load_config_file(path) == whole
+    path.write_text(json.dumps({"preset": "photos", "train": {"epochs": "many"}}))
+    with pytest.raises(ConfigError, match="epochs"):
+        load_config_file(path)
