@@ -1,0 +1,33 @@
+"""The README's table of a ``repcam run --seeds ... --json`` output: mean ± sd over the seeds under
+each protocol, and the paired difference with the Baseline (mean ± sd of the per-seed
+differences), as markdown.
+
+usage: python docs/results/seeds-table.py results_seeds.json > table.md
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+PROTOCOLS = ("fixed", "calibrated", "auc")
+
+
+def cell(entry: dict | None, signed: bool = False) -> str:
+    if entry is None:
+        return "—"
+    return f"{entry['mean']:+.2f} ± {entry['sd']:.2f}" if signed else f"{entry['mean']:.2f} ± {entry['sd']:.2f}"
+
+
+def main(path: str) -> None:
+    data = json.load(open(path))
+    P, V = data["protocols"], data["vs_baseline"]
+    print("| mode | fixed 0.15 | calibrated | AUC | vs Baseline: fixed | calibrated | AUC |")
+    print("|---|---|---|---|---|---|---|")
+    for mode in P["fixed"]:
+        row = [cell(P[p].get(mode)) for p in PROTOCOLS] + [cell(V[p].get(mode), True) for p in PROTOCOLS]
+        print(f"| {mode} | " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
