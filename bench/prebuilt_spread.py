@@ -16,8 +16,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 
 def main(argv: list[str] | None = None) -> int:
     import torch
@@ -60,8 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _sd(xs: list[float]) -> float:
-    return round(float(np.std(xs, ddof=1)), 2)
+def _sd(xs: list[float]) -> float | None:
+    from repcam_core.percent import mean_sd
+
+    return mean_sd([x / 100 for x in xs])[1]  # percent in, the project's one rounding rule
 
 
 def _range(xs: list[float]) -> list[float]:

@@ -347,7 +347,7 @@ def config_from_data(data: Any, path: str | Path, what: str = "configuration fil
     :data:`PRESETS`; default ``embedded``), so ``{"preset": "photos", "dataset": "pets:DIR"}`` is
     the photos preset on that dataset. A whole ``RunConfig.to_dict()`` gives itself back."""
     try:
-        if isinstance(data, Mapping) and data.get("preset") in PRESETS and data["preset"] != "embedded":
+        if isinstance(data, Mapping) and data.get("preset") in PRESETS:
             base = preset_config(data["preset"]).to_dict()
             merged = {**base, **data}
             if isinstance(data.get("train"), Mapping):

@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import sys
 
-PROTOCOLS = ("fixed", "calibrated", "auc")
+from repcam_core.percent import fmt
+from repcam_core.protocols import PROTOCOLS
 
 
 def cell(entry: dict | None, signed: bool = False) -> str:
-    if entry is None:
-        return "—"
-    return f"{entry['mean']:+.2f} ± {entry['sd']:.2f}" if signed else f"{entry['mean']:.2f} ± {entry['sd']:.2f}"
+    return "—" if entry is None else f"{fmt(entry['mean'], signed)} ± {fmt(entry['sd'])}"
 
 
 def main(path: str) -> None:
