@@ -77,6 +77,20 @@ def test_install_copies_every_match_at_once_and_never_trains(built, tmp_path, no
     assert prebuilt.install(other) == []  # another seed: another model, nothing shipped for it
 
 
+def test_install_does_not_wait_for_a_training_it_could_not_replace(built, tmp_path):
+    """Home installs what is shipped on every run of the page; for a configuration nothing ships
+    for, it must return at once even while a worker holds the model's entry lock to train it."""
+    import concurrent.futures
+
+    from repcam_core.integrity import cache_lock
+
+    other = Pipeline(tiny_config(seed=5), cache=tmp_path / "cache", prebuilt=Prebuilt(built))
+    entry = other.cache.entry("multiclass", other.multiclass_key())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # the lock is released before the pool waits
+        with cache_lock(other.cache.root, entry):  # a worker "training" the model
+            assert pool.submit(prebuilt.install, other).result(timeout=20) == []
+
+
 def test_another_configuration_or_other_bytes_match_nothing(built, tmp_path):
     shipped = Prebuilt(built)
     assert prebuilt.differences(Pipeline(tiny_config(), cache=tmp_path / "a"), shipped) == {}

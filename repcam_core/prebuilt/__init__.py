@@ -213,7 +213,7 @@ def fill(p: Pipeline, kind: str, key: Mapping[str, Any], tmp: Path) -> bool:
     ``p`` installs prebuilt artifacts and ``key`` matches; B and the clusters only over the shipped
     artifact they were computed from (installed first when missing). False: compute it here."""
     shipped = p.prebuilt
-    if shipped is None or not shipped.key(kind) or not shipped.matches(kind, portable_key(p, key)):
+    if shipped is None or not matches(p, kind, key):
         return False
     if kind in UPSTREAM:
         up_kind, field = UPSTREAM[kind]
@@ -222,6 +222,12 @@ def fill(p: Pipeline, kind: str, key: Mapping[str, Any], tmp: Path) -> bool:
             return False  # computed here from a model trained here
         p.cache.note_use(up_kind, up_key)
     return shipped.copy_into(kind, tmp)
+
+
+def matches(p: Pipeline, kind: str, key: Mapping[str, Any]) -> bool:
+    """Whether ``p`` installs prebuilt artifacts and ships ``(kind, key)`` (reads no cache entry)."""
+    shipped = p.prebuilt
+    return shipped is not None and bool(shipped.key(kind)) and shipped.matches(kind, portable_key(p, key))
 
 
 class _NoMatch(Exception):
@@ -233,6 +239,8 @@ def install_one(p: Pipeline, kind: str, key: Mapping[str, Any]) -> bool:
     it is missing and matches (never trains)."""
     if p.cache.has(kind, key):
         return True
+    if not matches(p, kind, key):  # before the entry's lock: a run training it here holds that lock for
+        return False               # as long as the training takes, and nothing would be installed anyway
 
     def create(tmp: Path) -> None:
         if not fill(p, kind, key, tmp):
