@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("DEMO_THREADS", "2"),
                "REPCAM_APP_CONFIG": str(Path(tmp) / "config.json"), "REPCAM_CACHE": str(Path(tmp) / "cache")}
         load_before = os.getloadavg()[0]
-        figures = _app(env, timeout=args.timeout)
+        figures = _app(env, timeout=args.timeout, whatif=False)  # its loop toggles tinynet's layers
     report = {"benchmark": "photos_app", "date": time.strftime("%Y-%m-%d %H:%M"),
               "dataset": Path(args.dataset.partition(":")[2] or args.dataset).name, "preset": config.preset,
               "backbone": config.backbone, "image_size": config.image_size, "torch_threads": env["OMP_NUM_THREADS"],
