@@ -12,14 +12,14 @@ from repcam_app.figures import similarity_heatmap
 from repcam_app.resources import guard
 from repcam_app.exports import table_png
 from repcam_app.widgets import b_identity, current_rule, page_pipeline, require_similarity, shown_rule
-from repcam_core.experiment import Experiment
-from repcam_core.explore import cached_pairwise, expected_iou, topk_oracle
+from repcam_core.running.experiment import Experiment
+from repcam_core.running.explore import cached_pairwise, expected_iou, topk_oracle
 from repcam_core.method.cluster_compare import compare_pipeline, parse_seeds
 from repcam_core.method.clusterers import CLUSTERINGS, cluster_classes, smallest_cluster
 from repcam_core.method.clustering import reorder_by_clusters
 from repcam_core.method.feasibility import cluster_sizes, random_count
 from repcam_core.method.modes import comparison_classes, parse_mode
-from repcam_core.percent import pct, pct_fmt
+from repcam_core.evaluation.percent import pct, pct_fmt
 
 st.title("Clustering & representative-class selection")
 state.init()

@@ -19,13 +19,13 @@ from repcam_app.resources import config_key, guard
 from repcam_app.uploads import UploadLimitError, admit_upload, load_upload
 from repcam_app.widgets import (current_rule, page_pipeline, progress_panel, representatives, require_multiclass,
                                shown_rule, submit)
-from repcam_core import explore
-from repcam_core.experiment import Experiment
+from repcam_core.running import explore
+from repcam_core.running.experiment import Experiment
 from repcam_core.figures import WIDTHS
 from repcam_core.figures.inputs import from_explanation
 from repcam_core.figures.paper import PAPER_FIGURES, draw
 from repcam_core.errors import ImageError
-from repcam_core.percent import pct_fmt
+from repcam_core.evaluation.percent import pct_fmt
 
 PENDING_POLL_S = 0.5
 """How often the page looks at the binary models it waits for (it reruns once they are all there)."""

@@ -12,11 +12,11 @@ from repcam_app.presets import PRESETS, preset_start, summary
 from repcam_app.resources import base_config, cache_root, config_key, current_config, dataset_list, guard, pipeline
 from repcam_app.widgets import READ_ONLY_NOTE, baseline_job, dataset_ready, install_shipped, progress_panel, submit
 from repcam_core.errors import DatasetError
-from repcam_core.experiment import Experiment
-from repcam_core.explore import cached_pairwise
+from repcam_core.running.experiment import Experiment
+from repcam_core.running.explore import cached_pairwise
 from repcam_core.method.modes import DEFAULT_MODES, parse_mode
 from repcam_core.models.backbones import BACKBONES
-from repcam_core.train import resolve_device
+from repcam_core.models.train import resolve_device
 
 st.title("RepCAM — representative-class CAM")
 state.init()

@@ -17,15 +17,15 @@ from repcam_app.jobs import registry
 from repcam_app.offload import results_job
 from repcam_app.resources import config_key, guard
 from repcam_app.widgets import READ_ONLY_NOTE, baseline_job, install_shipped, page_pipeline, progress_panel, submit
-from repcam_core.experiment import Experiment
+from repcam_core.running.experiment import Experiment
 from repcam_core.figures import WIDTHS, charts
 from repcam_core.figures.paper import PAPER_FIGURES, build
-from repcam_core.explore import cached_pairwise
+from repcam_core.running.explore import cached_pairwise
 from repcam_core.method.modes import DEFAULT_MODES, parse_mode
 from repcam_core.models.backbones import BACKBONES
-from repcam_core.percent import fmt
-from repcam_core.pipeline import Pipeline
-from repcam_core.tables import pairwise_table_csv
+from repcam_core.evaluation.percent import fmt
+from repcam_core.running.pipeline import Pipeline
+from repcam_core.evaluation.tables import pairwise_table_csv
 
 st.title("Results")
 state.init()

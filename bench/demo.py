@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 
 from bench.common import Report, Settings
-from repcam_core.config import RunConfig
+from repcam_core.running.config import RunConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"

@@ -19,7 +19,7 @@ def _similarity(c: int, seed: int = 0) -> np.ndarray:
 
 
 def _explanation(size: int = 224, n_classes: int = 4, n_layers: int = 4):
-    from repcam_core.explore import ImageExplanation
+    from repcam_core.running.explore import ImageExplanation
 
     g = torch.Generator().manual_seed(0)
     maps = lambda: torch.rand(n_layers, size, size, generator=g)  # noqa: E731
@@ -30,7 +30,7 @@ def _explanation(size: int = 224, n_classes: int = 4, n_layers: int = 4):
 
 
 def run(settings: Settings) -> Report:
-    from repcam_core import explore
+    from repcam_core.running import explore
     from repcam_core.method.clustering import improved_kmeans
 
     reps = 3 if settings.smoke else 21

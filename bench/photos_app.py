@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from bench.demo import _app
-from repcam_core.config import photos_config
+from repcam_core.running.config import photos_config
 
 MSRC = Path(__file__).resolve().parents[2] / "shared" / "data" / "msrc-v2"
 

@@ -1,6 +1,6 @@
 """How far the shipped model's quality moves when only chance changes: the default configuration
 trained from scratch at several seeds on this machine, each model's quality evaluated here
-(:func:`repcam_core.prebuilt.build.quality`), beside the shipped model's, evaluated here too.
+(:func:`repcam_core.running.prebuilt.build.quality`), beside the shipped model's, evaluated here too.
 
 ``python -m bench.prebuilt_spread [--seeds 0,1,2,3,4] [--out FILE.json]``. The same code and seed
 train another model on another CPU type (float rounding); that difference is of the size of a
@@ -20,11 +20,11 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> int:
     import torch
 
-    from repcam_core import prebuilt
-    from repcam_core.config import RunConfig
-    from repcam_core.machine import machine
-    from repcam_core.pipeline import Pipeline
-    from repcam_core.prebuilt.build import quality
+    from repcam_core.running import prebuilt
+    from repcam_core.running.config import RunConfig
+    from repcam_core.storage.machine import machine
+    from repcam_core.running.pipeline import Pipeline
+    from repcam_core.running.prebuilt.build import quality
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="0,1,2,3,4")
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _sd(xs: list[float]) -> float | None:
-    from repcam_core.percent import mean_sd
+    from repcam_core.evaluation.percent import mean_sd
 
     return mean_sd([x / 100 for x in xs])[1]  # percent in, the project's one rounding rule
 

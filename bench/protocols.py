@@ -54,12 +54,12 @@ def _old_item(cache, tmp: Path, text: str, inputs: list[str]) -> None:
 def _added_warm_seconds(cache: str, config_args: dict, modes: str, repeats: int) -> dict[str, float]:
     """In-process, on the warm cache: the steps the protocols add to a warm run. Each repetition
     starts from new objects, as a warm command does (nothing vouched for, no fingerprint known)."""
-    from repcam_core.cache import ArtifactCache
-    from repcam_core.config import RunConfig
-    from repcam_core.experiment import Experiment
+    from repcam_core.storage.cache import ArtifactCache
+    from repcam_core.running.config import RunConfig
+    from repcam_core.running.experiment import Experiment
     from repcam_core.method.modes import parse_mode, parse_modes
-    from repcam_core.pipeline import Pipeline
-    from repcam_core.results import Results
+    from repcam_core.running.pipeline import Pipeline
+    from repcam_core.evaluation.results import Results
 
     config = RunConfig.from_dict(config_args)
     parsed = parse_modes(modes)

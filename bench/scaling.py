@@ -23,9 +23,9 @@ from bench.common import Report, Settings
 
 CHILD = r"""
 import json, resource, sys, time
-from repcam_core.config import RunConfig, TrainConfig
-from repcam_core.experiment import Experiment
-from repcam_core.pipeline import Pipeline
+from repcam_core.running.config import RunConfig, TrainConfig
+from repcam_core.running.experiment import Experiment
+from repcam_core.running.pipeline import Pipeline
 world, mode, cache = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
 cfg = RunConfig(world=world, image_size=32, n_clusters=4, min_cluster_size=2, n_random=2, device="cpu",
                 train=TrainConfig(epochs=2, binary_max_epochs=1, batch_size=32))

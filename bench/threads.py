@@ -39,7 +39,7 @@ def one_run(threads: int, modes: str, work: Path, lock: str | None, config: str 
 
 
 def summary(runs: list[dict]) -> str:
-    from repcam_core.percent import fmt, points
+    from repcam_core.evaluation.percent import fmt, points
 
     first = runs[0]["result"]
     modes = list(first["miou"])

@@ -1,4 +1,4 @@
-"""4. Training throughput: binary-model fine-tuning with ``repcam_core.train.fit`` (decoded,
+"""4. Training throughput: binary-model fine-tuning with ``repcam_core.models.train.fit`` (decoded,
 cropped uint8 tensors cached once) against a plain reference loop: a torch ``DataLoader`` that
 opens and decodes every JPEG from disk each epoch (PIL, the same short-side resize + centre crop,
 ``num_workers=0``), fp32, Adam, cross-entropy, random horizontal flip, batch 32: the same images,
@@ -65,7 +65,7 @@ def _world(root: Path, smoke: bool, width: int, height: int):
 def run(settings: Settings) -> Report:
     from repcam_core.data.dataset import load_split
     from repcam_core.models.backbones import create_model
-    from repcam_core.train import fit
+    from repcam_core.models.train import fit
 
     rep = Report("train")
     size, epochs, bs, lr = 64, (1 if settings.smoke else 3), 32, 1e-3

@@ -11,8 +11,8 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
-from repcam_core.percent import fmt, pct_fmt
-from repcam_core.protocols import mean_over_classes
+from repcam_core.evaluation.percent import fmt, pct_fmt
+from repcam_core.evaluation.protocols import mean_over_classes
 
 # A jet-like colormap: anchors at 0, .35, .5, .65, 1 (blue -> cyan -> green -> yellow -> red).
 _CMAP_X = np.array([0.0, 0.125, 0.375, 0.625, 0.875, 1.0])

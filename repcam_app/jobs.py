@@ -105,7 +105,7 @@ class Job:
 
 
 class RoutedProgress:
-    """A :class:`repcam_core.progress.Progress` that reports to the job running in this thread
+    """A :class:`repcam_core.running.progress.Progress` that reports to the job running in this thread
     (and nowhere when called outside a job). One instance serves every Pipeline of the app."""
 
     @contextlib.contextmanager

@@ -1,7 +1,7 @@
 """Heavy jobs in worker processes: training and evaluation leave the server's threads free.
 
 With ``$REPCAM_WORKER`` on (``repcam-app``/``make app`` turn it on), a job made here first has its
-task done by a :class:`repcam_core.worker.Worker` (a child process at a lower CPU priority, which
+task done by a :class:`repcam_core.running.worker.Worker` (a child process at a lower CPU priority, which
 writes the artifacts into the shared cache and reports progress to the job), then runs its
 in-process function, which now only loads from the cache. Pages render while models train
 (in a server thread the Baseline's model took 86-98 s, in the worker 76-79 s the same day: the
@@ -23,8 +23,8 @@ import streamlit as st
 
 from repcam_app import settings
 from repcam_app.jobs import current_lane, report
-from repcam_core.pipeline import Pipeline
-from repcam_core.worker import Worker
+from repcam_core.running.pipeline import Pipeline
+from repcam_core.running.worker import Worker
 
 Job = tuple[str, Callable[[], Any], str]
 """(name, work, label), as :meth:`repcam_app.jobs.JobRegistry.submit` takes them."""
@@ -40,7 +40,7 @@ def worker(lane: str) -> Worker:
 
 
 def offloaded(p: Pipeline, task: Sequence[Any], local: Callable[[], Any]) -> Callable[[], Any]:
-    """A job function: ``task`` (see :data:`repcam_core.worker.TASKS`) in the worker process of the
+    """A job function: ``task`` (see :data:`repcam_core.running.worker.TASKS`) in the worker process of the
     job's lane when workers are on, then ``local()`` here (which loads what the task cached)."""
 
     def run() -> Any:
@@ -77,7 +77,7 @@ BASELINE_JOB = "results:Baseline"
 
 def results_job(p: Pipeline, modes: Sequence[str]) -> Job:
     """The job that evaluates ``modes`` (names) and caches their results."""
-    from repcam_core.experiment import Experiment
+    from repcam_core.running.experiment import Experiment
 
     modes = list(modes)
     return ("results:" + ",".join(modes), offloaded(p, ["run", *modes], lambda: Experiment(p).run(modes) and None),

@@ -2,7 +2,7 @@
 
 The app starts from its base configuration (``$REPCAM_APP_CONFIG``, else the embedded default),
 whose ``preset`` is the Home page's default choice. Keeping that preset keeps every setting of the
-base; choosing another one starts from :func:`repcam_core.config.preset_config` of it (``photos``:
+base; choosing another one starts from :func:`repcam_core.running.config.preset_config` of it (``photos``:
 EfficientNet-Lite0 with its ImageNet weights, 224 px crops, the paper's binary stopping rule; see
 the README's "EfficientNet-Lite0 and the photos preset"). The dataset, backbone, device and
 clustering algorithm chosen on the pages are set on top either way. No Streamlit here: the pages
@@ -11,7 +11,7 @@ and :mod:`repcam_app.resources` call these with session values.
 
 from __future__ import annotations
 
-from repcam_core.config import PRESETS, RunConfig, preset_config
+from repcam_core.running.config import PRESETS, RunConfig, preset_config
 from repcam_core.data.sources import default_eval_split
 
 __all__ = ["PRESETS", "app_config", "preset_start", "summary"]

@@ -2,7 +2,7 @@
 
 The app's base configuration is ``RunConfig()`` (the embedded default) unless
 ``REPCAM_APP_CONFIG`` names a JSON file of ``RunConfig.to_dict()``; the cache directory is
-``REPCAM_CACHE`` (see :func:`repcam_core.cache.default_cache_dir`). Tests and the browser test
+``REPCAM_CACHE`` (see :func:`repcam_core.storage.cache.default_cache_dir`). Tests and the browser test
 inject a tiny configuration and a temporary cache through these two variables. The file may also
 hold the app-level key ``data_roots`` (see :mod:`repcam_app.datasets`), kept out of the RunConfig.
 
@@ -25,10 +25,10 @@ from repcam_app import settings, state
 from repcam_app.datasets import DatasetChoice, allowed_dirs, check_allowed, dataset_choices, entries_from_file, redact
 from repcam_app.jobs import ROUTED_PROGRESS
 from repcam_app.presets import app_config
-from repcam_core.cache import ArtifactCache, default_cache_dir
-from repcam_core.config import RunConfig, config_from_data, config_hash, read_config_json
+from repcam_core.storage.cache import ArtifactCache, default_cache_dir
+from repcam_core.running.config import RunConfig, config_from_data, config_hash, read_config_json
 from repcam_core.errors import ConfigError, RepCAMError
-from repcam_core.pipeline import Pipeline
+from repcam_core.running.pipeline import Pipeline
 
 CONFIG_ENV = settings.CONFIG_ENV
 

@@ -3,7 +3,7 @@
 | variable | default | effect |
 |---|---|---|
 | ``REPCAM_APP_CONFIG`` | unset | JSON file: a ``RunConfig.to_dict()`` or part of one (the rest from its ``preset``), plus the app key ``data_roots`` |
-| ``REPCAM_CACHE`` | ``~/.cache/repcam`` | the artifact cache (read by :func:`repcam_core.cache.default_cache_dir`) |
+| ``REPCAM_CACHE`` | ``~/.cache/repcam`` | the artifact cache (read by :func:`repcam_core.storage.cache.default_cache_dir`) |
 | ``REPCAM_DATA_ROOTS`` | unset | datasets offered when the app is exposed (comma-separated ``[NAME=]SPEC``) |
 | ``REPCAM_APP_TOKEN`` | unset | every browser session must enter this token first |
 | ``REPCAM_MAX_JOBS`` | 2 | background jobs running at once per server; the rest wait in a queue |

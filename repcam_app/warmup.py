@@ -4,7 +4,7 @@ For a configuration, the warm-up asks the job registry (:mod:`repcam_app.jobs`) 
 the pages ask for, under the same names, so a page that needs one of them finds it running and
 shows its progress instead of starting it again:
 
-0. the shipped model, B and clusters (:mod:`repcam_core.prebuilt`) when they match the
+0. the shipped model, B and clusters (:mod:`repcam_core.running.prebuilt`) when they match the
    configuration: copied into the cache here at once (nothing is trained);
 1. ``multiclass`` (interactive lane): the multi-class model, which gives the Baseline (with the
    shipped one installed this only starts the lane's worker process, ready for what follows);
@@ -36,8 +36,8 @@ from repcam_app.jobs import registry
 from repcam_app.offload import binary_job, multiclass_job, offloaded, results_job
 from repcam_app.launch import wait_until_serving
 from repcam_core.errors import RepCAMError
-from repcam_core.pipeline import Pipeline
-from repcam_core.prebuilt import install as install_shipped
+from repcam_core.running.pipeline import Pipeline
+from repcam_core.running.prebuilt import install as install_shipped
 
 WAIT_FIRST_MAPS_S = 600.0
 """How long the warm-up waits for the first class's binary models before evaluating the Baseline."""
@@ -75,7 +75,7 @@ def _first_class(p: Pipeline, config_key: str) -> list[int]:
 
 
 def _ask_first_maps(p: Pipeline, config_key: str) -> list[int]:
-    from repcam_core.experiment import Experiment
+    from repcam_core.running.experiment import Experiment
     from repcam_core.method.feasibility import with_fallback
     from repcam_core.method.modes import parse_mode
 
@@ -113,8 +113,8 @@ def _preload() -> None:
     import os
 
     from repcam_app.resources import read_app_file
-    from repcam_core.cache import default_cache_dir
-    from repcam_core.config import RunConfig
+    from repcam_core.storage.cache import default_cache_dir
+    from repcam_core.running.config import RunConfig
     from repcam_core.data.sources import open_dataset
 
     path = os.environ.get(settings.CONFIG_ENV)
@@ -134,8 +134,8 @@ def _preload() -> None:
     import torch  # noqa: F401
 
     import repcam_app.widgets  # noqa: F401
-    import repcam_core.experiment  # noqa: F401
-    import repcam_core.explore  # noqa: F401
+    import repcam_core.running.experiment  # noqa: F401
+    import repcam_core.running.explore  # noqa: F401
 
     generating.join()
     if failed:
@@ -147,7 +147,7 @@ def _prefetch(p: Pipeline) -> None:
     images and the multi-class model, when it is cached) and, with the shipped model (the embedded
     default: small), decode the training images into the cache for the worker's binary models
     while the worker starts (not kept here)."""
-    from repcam_core.prebuilt import installed
+    from repcam_core.running.prebuilt import installed
 
     if p.cache.has("multiclass", p.multiclass_key()):
         p.eval_split  # noqa: B018

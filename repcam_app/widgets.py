@@ -11,11 +11,11 @@ from repcam_app import settings, state
 from repcam_app.jobs import Job, registry
 from repcam_app.offload import BASELINE_JOB, multiclass_job, results_job, similarity_job
 from repcam_app.resources import config_key, guard, pipeline, safe
-from repcam_core.config import config_hash
+from repcam_core.running.config import config_hash
 from repcam_core.data.sources import open_dataset
 from repcam_core.method.clusterers import cluster_classes
 from repcam_core.method.modes import comparison_classes, parse_mode
-from repcam_core.pipeline import Pipeline
+from repcam_core.running.pipeline import Pipeline
 
 POLL_S = 1.0
 DATASET_POLL_S = 0.25
@@ -126,7 +126,7 @@ def require_similarity(p: Pipeline) -> np.ndarray:
 def install_shipped(p: Pipeline) -> list[str]:
     """Install the shipped artifacts that match ``p``'s configuration (copied, nothing trained; in a
     read-only demo nothing is installed) and return the kinds the cache holds from them."""
-    from repcam_core import prebuilt
+    from repcam_core.running import prebuilt
 
     with guard():
         return prebuilt.installed(p) if settings.read_only() else prebuilt.install(p)
@@ -137,7 +137,7 @@ def baseline_job(p: Pipeline) -> Job | None:
     the evaluation's job (started here in the batch lane unless it runs already), or the warm-up's
     while that is busy (it evaluates the Baseline once the explorer's first maps are trained).
     None when it is cached, the model is not, or this is a read-only demo."""
-    from repcam_core.experiment import Experiment
+    from repcam_core.running.experiment import Experiment
 
     with guard():
         if (settings.read_only() or Experiment(p).has_result("Baseline")
@@ -162,7 +162,7 @@ def session_clusters(p: Pipeline, B: np.ndarray) -> np.ndarray | None:
     labels, source = st.session_state.get(state.CLUSTER_LABELS), st.session_state.get(state.CLUSTER_SOURCE)
     if labels is not None and len(labels) == p.num_classes and source and source[-1] == b_identity(p):
         return np.asarray(labels)
-    from repcam_core.experiment import Experiment
+    from repcam_core.running.experiment import Experiment
 
     cfg = p.config
     try:  # the sizes a run uses (the minimum lowered when N clusters of it do not fit the classes)
@@ -187,7 +187,7 @@ def shown_rule(p: Pipeline) -> tuple[str, str | None]:
     """(rule, note): the session's selection rule (:func:`current_rule`) where ``p``'s dataset can
     run it, else Rank-a's (S-k on too few classes for its clusters: Oxford-Pet-3's 3 breeds);
     ``note`` is the adaptation or the fallback in one line (None when the paper's settings fit)."""
-    from repcam_core.experiment import Experiment
+    from repcam_core.running.experiment import Experiment
     from repcam_core.method.feasibility import with_fallback
 
     checked = with_fallback(parse_mode(current_mode_name()), Experiment(p).setting)
@@ -197,7 +197,7 @@ def shown_rule(p: Pipeline) -> tuple[str, str | None]:
 def representatives(p: Pipeline, B: np.ndarray, c: int) -> list[int]:
     """Representative classes of ``c`` under the session's rule (default S-1; :func:`shown_rule`)
     and clusters."""
-    from repcam_core.experiment import Experiment
+    from repcam_core.running.experiment import Experiment
     from repcam_core.method.feasibility import random_count
 
     mode = Experiment(p).adapted(parse_mode(f"{shown_rule(p)[0]}+A+F"))  # Rank's positions as a run scales them

@@ -11,11 +11,11 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "RunConfig": "repcam_core.config",
-    "TrainConfig": "repcam_core.config",
-    "paper_config": "repcam_core.config",
-    "Pipeline": "repcam_core.pipeline",
-    "ArtifactCache": "repcam_core.cache",
+    "RunConfig": "repcam_core.running.config",
+    "TrainConfig": "repcam_core.running.config",
+    "paper_config": "repcam_core.running.config",
+    "Pipeline": "repcam_core.running.pipeline",
+    "ArtifactCache": "repcam_core.storage.cache",
 }
 
 

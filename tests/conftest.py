@@ -85,7 +85,7 @@ def tiny_cache(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_pipeline(tiny_cache):
-    from repcam_core.pipeline import Pipeline
+    from repcam_core.running.pipeline import Pipeline
 
     return Pipeline(tiny_config(), cache=tiny_cache)
 

@@ -10,7 +10,7 @@ TINY_WORLD = {"n_families": 3, "classes_per_family": 2, "train_per_class": 8, "v
 
 def tiny_config(**overrides):
     """A RunConfig that trains in seconds: 6 classes, 32 px, 2 epochs."""
-    from repcam_core.config import RunConfig, TrainConfig
+    from repcam_core.running.config import RunConfig, TrainConfig
 
     base = RunConfig(world=TINY_WORLD, image_size=32, n_clusters=3, min_cluster_size=2, n_random=2,
                      device="cpu", train=TrainConfig(epochs=3, binary_max_epochs=2, batch_size=16))

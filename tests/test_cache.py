@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from repcam_core.cache import MANIFEST, ArtifactCache
-from repcam_core.config import SCHEMA_VERSION
+from repcam_core.storage.cache import MANIFEST, ArtifactCache
+from repcam_core.running.config import SCHEMA_VERSION
 from repcam_core.errors import CacheVersionError
-from repcam_core.integrity import seal
+from repcam_core.storage.integrity import seal
 
 
 def _write(text: str):

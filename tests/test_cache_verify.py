@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from repcam_core.cache import ArtifactCache
-from repcam_core.cache_verify import verify_cache
+from repcam_core.storage.cache import ArtifactCache
+from repcam_core.running.verify import verify_cache
 from repcam_core.cli import main
 from repcam_core.data.dataset import load_split
 from repcam_core.data.voc import VOCDataset

@@ -13,7 +13,7 @@ import pytest
 
 from repcam_testing import TINY_WORLD
 from repcam_core.cli import main
-from repcam_core.machine import machine
+from repcam_core.storage.machine import machine
 
 TINY = ["--image-size", "32", "--epochs", "3", "--binary-epochs", "2", "--batch-size", "16", "--clusters", "3",
         "--min-cluster-size", "2", "--device", "cpu", "--quiet"]
@@ -48,7 +48,7 @@ def test_run_json_has_miou_and_per_class(world, tmp_path, capsys):
     csv = (tmp_path / "o" / "results.csv").read_text().splitlines()
     assert csv[0].startswith("mode,") and len(csv) == 4
     # a second identical run recomputes nothing: it must not train
-    import repcam_core.pipeline as mod
+    import repcam_core.running.pipeline as mod
 
     orig = mod.fit
     mod.fit = lambda *a, **k: pytest.fail("second run trained a model")

@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 from repcam_testing import tiny_config
-from repcam_core.config import config_hash
-from repcam_core.experiment import Experiment
+from repcam_core.running.config import config_hash
+from repcam_core.running.experiment import Experiment
 from repcam_core.method.clusterers import cluster_classes
 from repcam_core.method.modes import parse_mode
 from repcam_core.method.selection import select_cluster
-from repcam_core.pipeline import Pipeline
+from repcam_core.running.pipeline import Pipeline
 
 
 def test_default_clustering_key_is_the_key_caches_were_written_with(tiny_pipeline):

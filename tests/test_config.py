@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from repcam_core.config import RunConfig, TrainConfig, config_hash, paper_config
+from repcam_core.running.config import RunConfig, TrainConfig, config_hash, paper_config
 from repcam_core.errors import ConfigError
 
 
@@ -66,7 +66,7 @@ MALFORMED = {
 
 @pytest.mark.parametrize("case", list(MALFORMED))
 def test_a_malformed_configuration_file_is_one_line_naming_it(case, tmp_path):
-    from repcam_core.config import load_config_file
+    from repcam_core.running.config import load_config_file
     from repcam_testing import survived
 
     text, message = MALFORMED[case]
@@ -102,7 +102,7 @@ def test_the_cli_reads_a_configuration_file_and_options_override_it(tmp_path, ca
 
 
 def test_a_partial_configuration_file_takes_what_it_leaves_out_from_its_preset(tmp_path):
-    from repcam_core.config import load_config_file, photos_config
+    from repcam_core.running.config import load_config_file, photos_config
 
     path = tmp_path / "config.json"
     path.write_text(json.dumps({"preset": "photos", "dataset": "pets:/data/pets", "train": {"epochs": 1}}))

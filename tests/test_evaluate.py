@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from repcam_core.errors import ConfigError
-from repcam_core.evaluate import (
+from repcam_core.evaluation.iou import (
     DEFAULT_CURVE,
     DEFAULT_THRESHOLD,
     IoUAccumulator,
@@ -149,7 +149,7 @@ def test_segmentation_rejects_labels_out_of_range():
 
 
 def test_chunked_threshold_counts_match_a_plain_loop(monkeypatch):
-    import repcam_core.evaluate as evaluate
+    import repcam_core.evaluation.iou as evaluate
 
     monkeypatch.setattr(evaluate, "_CHUNK_ELEMENTS", 50)  # force several chunks
     gen = torch.Generator().manual_seed(0)

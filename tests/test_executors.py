@@ -13,11 +13,11 @@ import torch
 from safetensors.torch import load_file
 
 from repcam_testing import TINY_WORLD, tiny_config
-from repcam_core.cache import ArtifactCache
+from repcam_core.storage.cache import ArtifactCache
 from repcam_core.errors import ConfigError
-from repcam_core.executors import LocalExecutor, RayExecutor, make_executor
-from repcam_core.experiment import Experiment
-from repcam_core.pipeline import Pipeline
+from repcam_core.running.executors import LocalExecutor, RayExecutor, make_executor
+from repcam_core.running.experiment import Experiment
+from repcam_core.running.pipeline import Pipeline
 
 PAIRS = {(0, 1), (0, 2), (1, 3)}
 
@@ -81,7 +81,7 @@ def test_ray_tasks_give_the_local_artifacts(world, local_cache, ray_local, tmp_p
 
 def _die_once_mid_write(marker: str):
     def hook() -> None:
-        import repcam_core.pipeline as pipeline
+        import repcam_core.running.pipeline as pipeline
 
         original = pipeline._save_model
 

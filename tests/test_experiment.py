@@ -8,11 +8,11 @@ import torch
 
 from repcam_testing import tiny_config
 from repcam_core.errors import ConfigError
-from repcam_core.evaluate import IoUAccumulator
-from repcam_core.experiment import Experiment
+from repcam_core.evaluation.iou import IoUAccumulator
+from repcam_core.running.experiment import Experiment
 from repcam_core.method.modes import parse_mode
-from repcam_core.percent import pct
-from repcam_core.pipeline import Pipeline
+from repcam_core.evaluation.percent import pct
+from repcam_core.running.pipeline import Pipeline
 
 
 @pytest.fixture(scope="module")

@@ -16,10 +16,10 @@ from repcam_core.cam.engine import layer_maps
 from repcam_core.data.calibration import default_calibration_split, resolve_calibration_split
 from repcam_core.data.transforms import to_float_tensor
 from repcam_core.errors import ConfigError, DatasetError
-from repcam_core.evaluate import IoUAccumulator
-from repcam_core.experiment import Experiment
+from repcam_core.evaluation.iou import IoUAccumulator
+from repcam_core.running.experiment import Experiment
 from repcam_core.method.modes import parse_mode
-from repcam_core.pipeline import Pipeline
+from repcam_core.running.pipeline import Pipeline
 
 
 @pytest.fixture(scope="module")

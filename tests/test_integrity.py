@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from repcam_core.cache import MANIFEST, ArtifactCache
+from repcam_core.storage.cache import MANIFEST, ArtifactCache
 from repcam_core.errors import CacheWriteError, IntegrityWarning
-from repcam_core.integrity import (
+from repcam_core.storage.integrity import (
     QUARANTINE,
     Damaged,
     check_file,

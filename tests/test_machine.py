@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from repcam_core.cache import ArtifactCache
-from repcam_core.experiment import Experiment
-from repcam_core.machine import cpu_model, machine, merge
-from repcam_core.pipeline import Pipeline
+from repcam_core.storage.cache import ArtifactCache
+from repcam_core.running.experiment import Experiment
+from repcam_core.storage.machine import cpu_model, machine, merge
+from repcam_core.running.pipeline import Pipeline
 from repcam_testing import tiny_config
 
 
@@ -66,7 +66,7 @@ def test_a_cache_mixing_thread_counts_reuses_the_model_and_the_results_json_says
     assert trained == {**machine(), "threads": 1}
 
     threads(2)
-    import repcam_core.pipeline as mod
+    import repcam_core.running.pipeline as mod
 
     monkeypatch.setattr(mod, "fit", lambda *a, **k: pytest.fail("retrained: the thread count is in a key"))
     again = Pipeline(config, cache=tmp_path)

@@ -23,7 +23,7 @@ def test_core_sources_never_import_streamlit():
 
 def test_running_the_whole_cli_imports_no_streamlit():
     code = ("import sys; from repcam_core.cli import make_parser; make_parser(); "
-            "import repcam_core.experiment, repcam_core.explore; print('streamlit' in sys.modules)")
+            "import repcam_core.running.experiment, repcam_core.running.explore; print('streamlit' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 

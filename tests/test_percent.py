@@ -1,4 +1,4 @@
-"""One rounding rule: every percentage rounded once from unrounded values (repcam_core.percent),
+"""One rounding rule: every percentage rounded once from unrounded values (repcam_core.evaluation.percent),
 a mode's mIoU computed once, and means over seeds taken before rounding."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import math
 
 import numpy as np
 
-from repcam_core.percent import fmt, fraction_fmt, mean_sd, pct, pct_fmt, points
-from repcam_core.protocols import ImageCounts, bootstrap_weights, protocol_values, summarise
-from repcam_core.results import ModeResult, Results, aggregate_seeds
+from repcam_core.evaluation.percent import fmt, fraction_fmt, mean_sd, pct, pct_fmt, points
+from repcam_core.evaluation.protocols import ImageCounts, bootstrap_weights, protocol_values, summarise
+from repcam_core.evaluation.results import ModeResult, Results, aggregate_seeds
 
 GRID = [0.0, 0.15, 0.5, 1.0]
 CLASSES = 12  # from 8 classes on numpy's nanmean sums a column in another order than a row-wise sum

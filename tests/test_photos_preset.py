@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 
 from repcam_core.cli import build_config, make_parser
-from repcam_core.config import RunConfig, photos_config, preset_config
-from repcam_core.pipeline import Pipeline
+from repcam_core.running.config import RunConfig, photos_config, preset_config
+from repcam_core.running.pipeline import Pipeline
 from repcam_testing import tiny_config
 
 
@@ -33,7 +33,7 @@ def test_photos_preset_is_wired_through_the_cli():
 
 def test_frozen_batchnorm_keeps_the_running_statistics_and_trains_the_rest():
     from repcam_core.models.backbones import create_model
-    from repcam_core.train import fit
+    from repcam_core.models.train import fit
 
     images = torch.randint(0, 256, (12, 3, 32, 32), dtype=torch.uint8)
     targets = torch.arange(12) % 2
@@ -60,9 +60,9 @@ def test_imagenet_initialised_pairs_pass_each_class_through_the_imagenet_body_on
     """Every ImageNet-initialised binary model starts from the same body, so the probe's features
     of a class are computed once (three pairs over three classes: three passes, not six) and equal
     those of the pair's own freshly built model."""
-    import repcam_core.pipeline as mod
+    import repcam_core.running.pipeline as mod
     from repcam_core.models.backbones import create_model, get_module
-    from repcam_core.train import pooled_features
+    from repcam_core.models.train import pooled_features
 
     config = tiny_config(backbone="efficientnet_lite0", train={"binary_init": "imagenet", "binary_max_epochs": 1})
     p = Pipeline(config, cache=tmp_path / "cache")

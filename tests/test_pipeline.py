@@ -10,7 +10,7 @@ import torch
 
 from repcam_testing import tiny_config
 from repcam_core.errors import ConfigError, DatasetError, UnknownNameError
-from repcam_core.pipeline import Pipeline
+from repcam_core.running.pipeline import Pipeline
 
 
 def test_similarity_rows_sum_to_held_out_image_counts(tiny_pipeline):
@@ -36,7 +36,7 @@ def test_holdout_split_is_disjoint_and_covers_the_class(tiny_pipeline):
 def test_second_pipeline_loads_models_from_cache(tiny_pipeline, tiny_cache, monkeypatch):
     tiny_pipeline.binary_model(0, 1)
     again = Pipeline(tiny_config(), cache=tiny_cache)
-    import repcam_core.pipeline as mod
+    import repcam_core.running.pipeline as mod
 
     monkeypatch.setattr(mod, "fit", lambda *a, **k: pytest.fail("retrained a cached model"))
     a = again.binary_model(1, 0)  # same unordered pair
@@ -110,7 +110,7 @@ def test_probe_head_starts_a_binary_model_that_already_separates_its_pair(tmp_pa
     import torch
 
     from repcam_core.models.backbones import get_module, replace_head
-    from repcam_core.train import fit_probe, pooled_features, predict_proba
+    from repcam_core.models.train import fit_probe, pooled_features, predict_proba
 
     p = tiny_pipeline
     ia, ib = p.single_label(0), p.single_label(3)
@@ -126,7 +126,7 @@ def test_probe_head_starts_a_binary_model_that_already_separates_its_pair(tmp_pa
     probed = Pipeline(p.config.with_(train={"binary_head": "probe"}), cache=p.cache)
     zeroed = Pipeline(p.config.with_(train={"binary_head": "zero"}), cache=p.cache)
     assert probed.binary_key(0, 3) != zeroed.binary_key(0, 3)  # its own cache entry
-    from repcam_core.pipeline import train_log
+    from repcam_core.running.pipeline import train_log
 
     probed.binary_model(0, 3)
     log = train_log(probed.cache.entry("binary", probed.binary_key(0, 3)))
@@ -140,9 +140,9 @@ def test_probe_features_pass_each_class_through_the_body_once_and_equal_the_pair
     what the probe gets equals the pooled features of the pair's own images."""
     import copy
 
-    import repcam_core.pipeline as mod
+    import repcam_core.running.pipeline as mod
     from repcam_core.models.backbones import get_module, replace_head
-    from repcam_core.train import pooled_features
+    from repcam_core.models.train import pooled_features
 
     p = Pipeline(tiny_config(), cache=tmp_path / "cache")
     calls: list[int] = []
@@ -169,7 +169,7 @@ def test_tempered_b_reads_more_similarity_off_the_diagonal(tiny_pipeline):
     """B at T > 1 (softmax of logits / T) spreads each class's mass onto other classes, keeping
     the order of the logits: eq. 2 is T = 1."""
     from repcam_core.method.similarity import similarity_matrix
-    from repcam_core.train import predict_proba
+    from repcam_core.models.train import predict_proba
 
     p = tiny_pipeline
     idx = torch.cat([p.single_label(c) for c in range(p.num_classes)])
@@ -198,7 +198,7 @@ def test_holdout_scope_all_keeps_the_share_out_of_every_model(tiny_pipeline):
 
 def test_onecycle_schedule_trains_differently_from_plateau():
     from repcam_core.models.backbones import create_model
-    from repcam_core.train import fit
+    from repcam_core.models.train import fit
 
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (24, 3, 32, 32), generator=g, dtype=torch.uint8)

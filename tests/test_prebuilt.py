@@ -14,17 +14,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from repcam_core import prebuilt
+from repcam_core.running import prebuilt
 from repcam_core.errors import IntegrityWarning
-from repcam_core.pipeline import Pipeline
-from repcam_core.prebuilt import PROVENANCE, Prebuilt
+from repcam_core.running.pipeline import Pipeline
+from repcam_core.running.prebuilt import PROVENANCE, Prebuilt
 from repcam_testing import tiny_config
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, tiny_cache) -> Path:
     """A prebuilt directory of the tiny configuration (trained in the session's tiny cache)."""
-    from repcam_core.prebuilt.build import build
+    from repcam_core.running.prebuilt.build import build
 
     out = tmp_path_factory.mktemp("prebuilt") / "tiny"
     build(out, Path(tiny_cache), config=tiny_config())
@@ -34,7 +34,7 @@ def built(tmp_path_factory, tiny_cache) -> Path:
 @pytest.fixture
 def no_training(monkeypatch):
     """Fails the test when a model is trained (binary models excepted when ``allow_binary``)."""
-    import repcam_core.pipeline as mod
+    import repcam_core.running.pipeline as mod
 
     calls = []
     monkeypatch.setattr(mod, "fit", lambda *a, **k: calls.append(a) or pytest.fail("a model was trained"))
@@ -42,7 +42,7 @@ def no_training(monkeypatch):
 
 
 def _trained(monkeypatch) -> list:
-    import repcam_core.pipeline as mod
+    import repcam_core.running.pipeline as mod
 
     calls, real = [], mod.fit
     monkeypatch.setattr(mod, "fit", lambda *a, **k: calls.append(1) or real(*a, **k))
@@ -82,7 +82,7 @@ def test_install_does_not_wait_for_a_training_it_could_not_replace(built, tmp_pa
     for, it must return at once even while a worker holds the model's entry lock to train it."""
     import concurrent.futures
 
-    from repcam_core.integrity import cache_lock
+    from repcam_core.storage.integrity import cache_lock
 
     other = Pipeline(tiny_config(seed=5), cache=tmp_path / "cache", prebuilt=Prebuilt(built))
     entry = other.cache.entry("multiclass", other.multiclass_key())
@@ -101,7 +101,7 @@ def test_another_configuration_or_other_bytes_match_nothing(built, tmp_path):
     p = Pipeline(tiny_config(), cache=tmp_path / "c")
     record = json.loads((Path(p.dataset.root) / "files.json").read_text())
     record["files"]["JPEGImages/train_00003.jpg"][2] = "00000000"
-    from repcam_core.integrity import seal
+    from repcam_core.storage.integrity import seal
 
     (Path(p.dataset.root) / "files.json").write_text(json.dumps(seal({k: v for k, v in record.items()
                                                                        if k != "crc32"})))

@@ -1,4 +1,4 @@
-"""The shipped prebuilt directory (``repcam_core/prebuilt/embedded-default``) against the default
+"""The shipped prebuilt directory (``repcam_core/running/prebuilt/embedded-default``) against the default
 configuration: it matches (else the test names the command that rebuilds it), and retraining the
 model from scratch here gives the same quality within tolerances that float rounding allows.
 
@@ -25,11 +25,11 @@ from pathlib import Path
 
 import pytest
 
-from repcam_core import prebuilt
-from repcam_core.config import RunConfig
-from repcam_core.machine import machine
-from repcam_core.pipeline import Pipeline
-from repcam_core.prebuilt import BUILD_COMMAND, Prebuilt
+from repcam_core.running import prebuilt
+from repcam_core.running.config import RunConfig
+from repcam_core.storage.machine import machine
+from repcam_core.running.pipeline import Pipeline
+from repcam_core.running.prebuilt import BUILD_COMMAND, Prebuilt
 
 ACCURACY_TOLERANCE = 1.0
 """Percentage points of single-label validation accuracy (the issue's 1 %; one image of the 192
@@ -53,7 +53,7 @@ def world_cache(tmp_path_factory) -> Path:
 
 def tolerances(manifest: dict, here: dict, spread: dict) -> tuple[float, dict[str, float], str]:
     """(accuracy tolerance, mIoU tolerance per protocol, why) for comparing a model retrained on
-    the machine ``here`` (:func:`repcam_core.machine.machine`) with the one built as ``manifest``
+    the machine ``here`` (:func:`repcam_core.storage.machine.machine`) with the one built as ``manifest``
     says: the issue's where the build machine's CPU type, instruction set, torch build and thread
     count are this one's (training repeats bit for bit); else the width of the range over seeds in
     ``spread`` (``docs/results/prebuilt-spread.json``), never less than the issue's."""
@@ -105,7 +105,7 @@ def test_retraining_the_shipped_model_from_scratch_gives_the_same_quality(world_
     models here. Also checks that the manifest's own figures are what the shipped model gives."""
     import torch
 
-    from repcam_core.prebuilt.build import quality
+    from repcam_core.running.prebuilt.build import quality
 
     shipped = Prebuilt()
     threads = torch.get_num_threads()

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from repcam_core.errors import ConfigError
-from repcam_core.evaluate import IoUAccumulator
-from repcam_core.protocols import (CURVE, ImageCounts, auc, bootstrap_weights, count_pixels, curve_with,
+from repcam_core.evaluation.iou import IoUAccumulator
+from repcam_core.evaluation.protocols import (CURVE, ImageCounts, auc, bootstrap_weights, count_pixels, curve_with,
                                    protocol_values, summarise)
 
 

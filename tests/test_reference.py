@@ -13,13 +13,13 @@ import torch
 from PIL import Image
 
 from repcam_core.cli import main
-from repcam_core.config import RunConfig
+from repcam_core.running.config import RunConfig
 from repcam_core.errors import ConfigError
-from repcam_core.experiment import Experiment
+from repcam_core.running.experiment import Experiment
 from repcam_core.method.modes import parse_mode
-from repcam_core.pipeline import Pipeline
-from repcam_core.protocols import count_pixels
-from repcam_core.reference import WIDTHS, RadialCounts, centre_map, reference_counts
+from repcam_core.running.pipeline import Pipeline
+from repcam_core.evaluation.protocols import count_pixels
+from repcam_core.evaluation.reference import WIDTHS, RadialCounts, centre_map, reference_counts
 
 S = 16  # masks are S x S and the run's image size is S: the crop changes nothing
 
@@ -66,7 +66,7 @@ def dataset(tmp_path) -> Path:
 
 @pytest.fixture
 def no_training(monkeypatch):
-    import repcam_core.pipeline as pipeline_module
+    import repcam_core.running.pipeline as pipeline_module
 
     monkeypatch.setattr(pipeline_module, "fit", lambda *a, **k: pytest.fail("a reference map trained a model"))
 

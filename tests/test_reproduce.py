@@ -9,9 +9,9 @@ import re
 import torch
 
 from repcam_testing import tiny_config
-from repcam_core import paper_tables as pt
+from repcam_core.evaluation import paper_tables as pt
 from repcam_core.cli import build_config, main, make_parser
-from repcam_core.reproduce import reproduce
+from repcam_core.running.reproduce import reproduce
 
 
 def test_paper_preset_is_wired_through_the_cli():

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from repcam_core.cli import main
-from repcam_core.experiment import Experiment
+from repcam_core.running.experiment import Experiment
 from repcam_core.method.modes import parse_mode
 from repcam_core.method.selection import similarity_order
-from repcam_core.pipeline import Pipeline
+from repcam_core.running.pipeline import Pipeline
 from repcam_testing import tiny_config
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from repcam_core.train import fit_probe
+from repcam_core.models.train import fit_probe
 
 
 def _autograd_probe(head: nn.Linear, x: torch.Tensor, y: torch.Tensor, steps: int, lr: float, wd: float) -> None:
@@ -49,7 +49,7 @@ def test_fit_probe_separates_separable_features():
 
 
 def test_feature_memo_computes_each_key_once_within_its_budget_and_recomputes_beyond_it():
-    from repcam_core.train import FeatureMemo
+    from repcam_core.models.train import FeatureMemo
 
     calls: list[str] = []
 

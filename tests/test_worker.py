@@ -13,8 +13,8 @@ import time
 import pytest
 
 from repcam_core.errors import ConfigError, DatasetError
-from repcam_core.pipeline import Pipeline
-from repcam_core.worker import Worker, WorkerError
+from repcam_core.running.pipeline import Pipeline
+from repcam_core.running.worker import Worker, WorkerError
 from repcam_testing import tiny_config
 
 
@@ -73,7 +73,7 @@ def test_the_child_leaves_when_its_parent_dies(tmp_path):
         import sys, time
         sys.path.insert(0, {str(os.path.dirname(__file__))!r})
         from repcam_testing import tiny_config
-        from repcam_core.worker import Worker
+        from repcam_core.running.worker import Worker
         w = Worker(nice=0)
         def show(*_):
             print(w.pid, flush=True)

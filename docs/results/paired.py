@@ -26,8 +26,8 @@ import argparse
 import json
 from typing import Any, Iterator
 
-from repcam_core.percent import fmt, mean_sd
-from repcam_core.protocols import PROTOCOLS
+from repcam_core.evaluation.percent import fmt, mean_sd
+from repcam_core.evaluation.protocols import PROTOCOLS
 
 REFS = ("Ref-Whole", "Ref-Centre")
 
@@ -46,9 +46,9 @@ def partners(modes: list[str]) -> dict[str, list[tuple[str, str]]]:
 
 def from_cache(cache: str, files: list[str]) -> tuple[list[str], list[dict[str, Any]], dict]:
     """(modes, per seed: mode -> unrounded point values by protocol, per seed: mode -> ProtocolValues)."""
-    from repcam_core.config import RunConfig
-    from repcam_core.experiment import Experiment
-    from repcam_core.pipeline import Pipeline
+    from repcam_core.running.config import RunConfig
+    from repcam_core.running.experiment import Experiment
+    from repcam_core.running.pipeline import Pipeline
 
     modes: list[str] = []
     values = []
@@ -89,7 +89,7 @@ def compare(points: list[dict[str, Any]], mode: str, other: str, intervals: list
 
 
 def run(modes: list[str], points: list[dict[str, Any]], extra: dict) -> dict:
-    from repcam_core.protocols import summarise
+    from repcam_core.evaluation.protocols import summarise
 
     out: dict[str, Any] = {}
     for name, pairs in partners(modes).items():

@@ -1,9 +1,9 @@
 import sys
 import numpy as np
-from repcam_core.config import RunConfig
-from repcam_core.experiment import Experiment
-from repcam_core.pipeline import Pipeline
-from repcam_core.protocols import PROTOCOLS
+from repcam_core.running.config import RunConfig
+from repcam_core.running.experiment import Experiment
+from repcam_core.running.pipeline import Pipeline
+from repcam_core.evaluation.protocols import PROTOCOLS
 
 for spec in sys.argv[1:]:
     dataset, size = spec.rsplit("@", 1)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import sys
 
-from repcam_core.percent import fmt
-from repcam_core.protocols import PROTOCOLS
+from repcam_core.evaluation.percent import fmt
+from repcam_core.evaluation.protocols import PROTOCOLS
 
 
 def cell(entry: dict | None, signed: bool = False) -> str:

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from repcam_core.cli.common import build_config
 from repcam_core.errors import RepCAMError
-from repcam_core.integrity import STORAGE_ERRNOS
+from repcam_core.storage.integrity import STORAGE_ERRNOS
 
 EXIT_USER_ERROR = 2
 
@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "no_prebuilt", False):  # every Pipeline of this command and its workers
         import os
 
-        from repcam_core.prebuilt import ENV
+        from repcam_core.running.prebuilt import ENV
 
         os.environ[ENV] = "0"
     try:

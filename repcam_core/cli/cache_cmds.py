@@ -12,7 +12,7 @@ EXIT_DAMAGED = 1
 def cmd_cache(args: argparse.Namespace) -> int:
     if args.action == "verify":
         return cmd_cache_verify(args)
-    from repcam_core.cache import ArtifactCache
+    from repcam_core.storage.cache import ArtifactCache
 
     cache = ArtifactCache(args.cache)
     print(f"removed {cache.clear_stale()} stale entr(ies) from {cache.root}")
@@ -22,7 +22,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
 def cmd_cache_verify(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from repcam_core.cache_verify import format_report, verify_cache
+    from repcam_core.running.verify import format_report, verify_cache
     from repcam_core.errors import ConfigError
 
     root = Path(args.cache).expanduser() if args.cache else _default()
@@ -37,7 +37,7 @@ def cmd_cache_verify(args: argparse.Namespace) -> int:
 
 
 def _default():
-    from repcam_core.cache import default_cache_dir
+    from repcam_core.storage.cache import default_cache_dir
 
     return default_cache_dir()
 

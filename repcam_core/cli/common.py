@@ -23,7 +23,7 @@ def add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dataset", default=None,
                    help="'embedded' (default: the generated world), a VOC-layout dir, voc:DIR, coco:DIR or pets:DIR "
                         "(Oxford-IIIT Pet)")
-    from repcam_core.config import PRESETS
+    from repcam_core.running.config import PRESETS
 
     g.add_argument("--preset", choices=PRESETS, default=None,
                    help="embedded (fast CPU defaults), paper (sec. 4.2: 224 crop, batch 24, lr 1e-4, ...) or photos "
@@ -99,7 +99,7 @@ _TRAIN_FIELDS = ("epochs", "binary_max_epochs", "batch_size", "lr", "binary_lr",
 
 def build_config(args: argparse.Namespace):
     """The RunConfig for these arguments: the preset, then every option that was given."""
-    from repcam_core.config import RunConfig, load_config_file, preset_config
+    from repcam_core.running.config import RunConfig, load_config_file, preset_config
 
     if getattr(args, "config", None):
         if args.preset:
@@ -118,8 +118,8 @@ def build_config(args: argparse.Namespace):
 
 
 def make_pipeline(args: argparse.Namespace):
-    from repcam_core.pipeline import Pipeline
-    from repcam_core.progress import TqdmProgress
+    from repcam_core.running.pipeline import Pipeline
+    from repcam_core.running.progress import TqdmProgress
 
     config = build_config(args)
     p = Pipeline(config, cache=args.cache, progress=TqdmProgress(disable=args.quiet))
@@ -132,8 +132,8 @@ def make_pipeline(args: argparse.Namespace):
 
 
 def make_experiment(args: argparse.Namespace, p: Any):
-    from repcam_core.executors import make_executor
-    from repcam_core.experiment import Experiment
+    from repcam_core.running.executors import make_executor
+    from repcam_core.running.experiment import Experiment
 
     return Experiment(p, executor=make_executor(getattr(args, "executor", "local") or "local",
                                                 getattr(args, "ray_address", None)))
@@ -146,7 +146,7 @@ def out_dir(args: argparse.Namespace) -> Path:
 
 
 def write(path: Path, text: str) -> None:
-    from repcam_core.cache import write_text_atomic
+    from repcam_core.storage.cache import write_text_atomic
 
     write_text_atomic(path, text)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from repcam_core.cli.common import add_common, make_experiment, make_pipeline, out_dir, write
-from repcam_core.percent import fmt, pct
+from repcam_core.evaluation.percent import fmt, pct
 
 
 def cmd_similarity(args: argparse.Namespace) -> int:
@@ -64,7 +64,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
 
 def cmd_pairs(args: argparse.Namespace) -> int:
-    from repcam_core.tables import pairwise_table_csv
+    from repcam_core.evaluation.tables import pairwise_table_csv
 
     p = make_pipeline(args)
     exp = make_experiment(args, p)
@@ -122,7 +122,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _run_seeds(args: argparse.Namespace, modes: list, optional: list[str]) -> int:
     """``repcam run --seeds 0,1,2``: the whole experiment once per seed, then mean and sd."""
     from repcam_core.errors import ConfigError
-    from repcam_core.results import aggregate_seeds, seeds_text
+    from repcam_core.evaluation.results import aggregate_seeds, seeds_text
 
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]

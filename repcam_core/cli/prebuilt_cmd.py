@@ -1,4 +1,4 @@
-"""``repcam prebuilt build | show | check``: the shipped default model (:mod:`repcam_core.prebuilt`)."""
+"""``repcam prebuilt build | show | check``: the shipped default model (:mod:`repcam_core.running.prebuilt`)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ def cmd_prebuilt(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from repcam_core.prebuilt import BUILD_COMMAND, DEFAULT_DIR
-    from repcam_core.prebuilt.build import build
-    from repcam_core.progress import TqdmProgress
+    from repcam_core.running.prebuilt import BUILD_COMMAND, DEFAULT_DIR
+    from repcam_core.running.prebuilt.build import build
+    from repcam_core.running.progress import TqdmProgress
 
     if args.threads:
         import torch
@@ -36,7 +36,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from repcam_core.errors import ConfigError
-    from repcam_core.prebuilt import Prebuilt, from_env
+    from repcam_core.running.prebuilt import Prebuilt, from_env
 
     shipped = Prebuilt(Path(args.dir)) if args.dir else (from_env() or Prebuilt())
     if not shipped.manifest:
@@ -56,9 +56,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from repcam_core.config import RunConfig
-    from repcam_core.pipeline import Pipeline
-    from repcam_core.prebuilt import BUILD_COMMAND, Prebuilt, differences
+    from repcam_core.running.config import RunConfig
+    from repcam_core.running.pipeline import Pipeline
+    from repcam_core.running.prebuilt import BUILD_COMMAND, Prebuilt, differences
 
     shipped = Prebuilt(Path(args.dir)) if args.dir else Prebuilt()
     diff = differences(Pipeline(RunConfig(), cache=args.cache, prebuilt=False), shipped)

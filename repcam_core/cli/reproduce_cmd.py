@@ -9,9 +9,9 @@ from repcam_core.cli.common import add_common, build_config, out_dir
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from repcam_core.executors import make_executor
-    from repcam_core.progress import TqdmProgress
-    from repcam_core.reproduce import reproduce
+    from repcam_core.running.executors import make_executor
+    from repcam_core.running.progress import TqdmProgress
+    from repcam_core.running.reproduce import reproduce
 
     config = build_config(args)
     backbones = [b.strip() for b in args.backbones.split(",") if b.strip()] if args.backbones else None

@@ -1,7 +1,7 @@
 """Which split the calibrated protocol picks its thresholds on: never the evaluation split.
 
 A threshold tuned on the images it is scored on flatters every mode, so the ``calibrated``
-protocol (:mod:`repcam_core.protocols`) chooses each mode's threshold on a *calibration split*
+protocol (:mod:`repcam_core.evaluation.protocols`) chooses each mode's threshold on a *calibration split*
 whose images are disjoint from the evaluation split's, then scores the evaluation split at it.
 
 Defaults (``RunConfig.calibration_split == ""``):

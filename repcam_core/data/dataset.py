@@ -32,7 +32,7 @@ from repcam_core.data.voc import VOCDataset
 from repcam_core.errors import ConfigError, DatasetError, ImageError
 from repcam_core.data.decoded_files import cache_path
 from repcam_core.data.decoded_files import problem as decoded_problem
-from repcam_core.integrity import TMP_MARK, cache_lock, quarantine, remove_leftovers, storage_errors
+from repcam_core.storage.integrity import TMP_MARK, cache_lock, quarantine, remove_leftovers, storage_errors
 
 CACHE_FORMAT = 1
 VOID = 255

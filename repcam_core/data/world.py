@@ -30,7 +30,7 @@ from typing import Any, Callable
 import numpy as np
 from PIL import Image
 
-from repcam_core.config import check_types
+from repcam_core.running.config import check_types
 from repcam_core.data.palette import voc_palette
 from repcam_core.data.world_draw import (
     MAX_CLASSES_PER_FAMILY,

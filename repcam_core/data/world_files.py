@@ -2,7 +2,7 @@
 
 The world is rendered deterministically from its :class:`WorldConfig`, so a damaged file is not
 lost data. Generation writes ``files.json``: each file's ``[size, mtime_ns, crc32]`` and the
-configuration, sealed with its own CRC-32 (:mod:`repcam_core.integrity`). Each use stats every
+configuration, sealed with its own CRC-32 (:mod:`repcam_core.storage.integrity`). Each use stats every
 file (size and mtime; the CRC-32 only when the mtime moved). A damaged or missing file gets one
 warning line, is moved to the cache's quarantine, is rendered again and gets its recorded mtime
 back. The mtime matters: the VOC reader's fingerprint (size and mtime of each file) keys every
@@ -24,7 +24,7 @@ from typing import Any, Callable
 from repcam_core.data.world import SPLITS, WorldConfig, _metadata, _read_json, split_ids, text_files, \
     write_sample
 from repcam_core.errors import IntegrityWarning
-from repcam_core.integrity import (
+from repcam_core.storage.integrity import (
     TMP_MARK,
     Damaged,
     cache_lock,
@@ -71,7 +71,7 @@ def voc_complete(out_dir: Path, config: WorldConfig) -> bool:
 
 def record_world(root: Path, config: WorldConfig) -> None:
     """Write ``root/files.json``: every file's record and the configuration, sealed."""
-    from repcam_core.cache import write_json_atomic
+    from repcam_core.storage.cache import write_json_atomic
 
     write_json_atomic(root / RECORD, seal({"config": config.to_dict(), "files": record_files(root, skip=(RECORD,))}))
 

@@ -13,8 +13,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from repcam_core.figures.render import figure_width, styled
-from repcam_core.percent import pct_fmt
-from repcam_core.protocols import mean_over_classes
+from repcam_core.evaluation.percent import pct_fmt
+from repcam_core.evaluation.protocols import mean_over_classes
 
 ROW_H = 0.19  # inches per table row
 CHAR_W = 0.058  # inches per character of 6.5 pt text

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from repcam_core import explore
+from repcam_core.running import explore
 from repcam_core.errors import ConfigError
-from repcam_core.pipeline import Pipeline
+from repcam_core.running.pipeline import Pipeline
 
 from repcam_core.figures import DEFAULT_IMAGES, DEFAULT_MODES  # noqa: E402,F401  (re-exported)
 
@@ -115,7 +115,7 @@ def figure_modes(text: str | Sequence[str]) -> list[str]:
 def fusions_for(pipeline: Pipeline, target: int, modes: Sequence[str]) -> list[Fusion]:
     """Each mode's representative classes of ``target`` (computing B, the clustering or the
     pairwise table as the mode needs, through the cache)."""
-    from repcam_core.experiment import Experiment
+    from repcam_core.running.experiment import Experiment
     from repcam_core.method.modes import parse_mode
 
     parsed = [parse_mode(m) for m in modes]

@@ -32,7 +32,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from repcam_core import explore
+from repcam_core.running import explore
 from repcam_core.cam.engine import normalise
 from repcam_core.errors import ConfigError
 from repcam_core.figures import inputs

@@ -155,7 +155,7 @@ def compare_clusterings(B: np.ndarray, n_clusters: int, min_size: int = 1, seeds
 
 def compare_pipeline(pipeline: Any, seeds: Sequence[int], n_clusters: int | None = None,
                      min_size: int | None = None) -> Comparison:
-    """:func:`compare_clusterings` on a :class:`~repcam_core.pipeline.Pipeline`'s B (computed
+    """:func:`compare_clusterings` on a :class:`~repcam_core.running.pipeline.Pipeline`'s B (computed
     through its cache), with its class names, restarts and, when its dataset records them, the
     true families. N and the minimum size default to the configuration's, the minimum lowered as a
     run lowers it when N clusters of it do not fit the classes

@@ -28,7 +28,7 @@ two classes or more), and says why in its note. A run never falls back: it refus
 An adapted mode keeps its name; the adaptation is one line (:attr:`Check.note`) reported with
 the results. A refused mode raises :class:`ModeRefused` (one line naming why): a mode asked for
 by name fails the run, a mode that came from a group (``all``, ``paper``, ...) is left out and
-reported (:mod:`repcam_core.experiment`).
+reported (:mod:`repcam_core.running.experiment`).
 """
 
 from __future__ import annotations

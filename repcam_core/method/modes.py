@@ -15,7 +15,7 @@ Name grammar (case-insensitive, spaces ignored; canonical spelling on output):
   fuses. Against ``<sel>+F`` it isolates what training the binary models adds;
 * ``Ref-Whole`` / ``Ref-Centre`` (``Ref-Center`` too) — reference maps that need no model: the
   whole image, and a centred Gaussian whose width is chosen on the calibration split
-  (:mod:`repcam_core.reference`). A CAM mode is only worth reporting against them.
+  (:mod:`repcam_core.evaluation.reference`). A CAM mode is only worth reporting against them.
 
 Groups: ``paper`` (Tables 1-4), ``ablation`` (Baseline+A and the Contrast-* rivals),
 ``reference`` (the two reference maps) and ``all`` (all three, the default). A group is named in
@@ -241,7 +241,7 @@ ABLATION_MODES: tuple[str, ...] = (
 rivals of every selection rule (Contrast-*)."""
 
 REFERENCE_MODES: tuple[str, ...] = ("Ref-Whole", "Ref-Centre")
-"""Maps that need no model: the whole image and a centred prior (:mod:`repcam_core.reference`)."""
+"""Maps that need no model: the whole image and a centred prior (:mod:`repcam_core.evaluation.reference`)."""
 
 DEFAULT_MODES: tuple[str, ...] = (*PAPER_MODES, *ABLATION_MODES, *REFERENCE_MODES)
 """What ``repcam run`` evaluates by default: the paper's modes, the ablations beside them and the

@@ -1,5 +1,5 @@
 """A trained model as a cache entry's files: ``model.safetensors`` (the state dict) and
-``train_log.json`` (:class:`repcam_core.train.TrainLog`)."""
+``train_log.json`` (:class:`repcam_core.models.train.TrainLog`)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from repcam_core.integrity import save_tensors
+from repcam_core.storage.integrity import save_tensors
 from repcam_core.models.backbones import create_model
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from repcam_core.train import TrainLog
+    from repcam_core.models.train import TrainLog
 
 
 def save_model(tmp: Path, model: nn.Module, log: TrainLog) -> None:

@@ -27,8 +27,8 @@ MODES = ["Baseline", "S-1+A+F", "Top1", "All"]
 @pytest.fixture(scope="session")
 def app_env(tmp_path_factory) -> dict[str, str]:
     """Environment of the app: tiny config + a cache with every tiny artifact already computed."""
-    from repcam_core.experiment import Experiment
-    from repcam_core.pipeline import Pipeline
+    from repcam_core.running.experiment import Experiment
+    from repcam_core.running.pipeline import Pipeline
 
     root = tmp_path_factory.mktemp("app")
     cache, cfg_path = root / "cache", root / "config.json"

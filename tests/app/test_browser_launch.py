@@ -40,7 +40,7 @@ def _workers(server_pid: int) -> list[str]:
             cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == server_pid and "repcam_core.worker" in cmd:
+        if int(stat.rsplit(")", 1)[1].split()[1]) == server_pid and "repcam_core.running.worker" in cmd:
             found.append(cmd)
     return found
 
@@ -90,9 +90,9 @@ def _fused(page) -> tuple[int, str] | None:
 def test_make_apps_path_shows_a_fused_map_on_a_fresh_cache(launched):
     from playwright.sync_api import sync_playwright
 
-    from repcam_core.experiment import Experiment
+    from repcam_core.running.experiment import Experiment
     from repcam_core.method.modes import parse_mode
-    from repcam_core.pipeline import Pipeline
+    from repcam_core.running.pipeline import Pipeline
 
     url, proc, cache = launched
     with sync_playwright() as pw:

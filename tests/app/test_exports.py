@@ -50,7 +50,7 @@ def test_clustering_compare_panel_scores_every_algorithm_against_the_families(ap
 def test_algorithm_select_box_feeds_the_clusters_and_the_cache_keys(app_env):
     from repcam_testing import tiny_config
     from repcam_core.method.clusterers import cluster_classes
-    from repcam_core.pipeline import Pipeline
+    from repcam_core.running.pipeline import Pipeline
 
     at = open_page("clustering")
     ok(at)
@@ -74,7 +74,7 @@ def test_explorer_offers_the_paper_figure_of_its_image_without_a_model_call(app_
     at = open_page("explorer", **{state.EX_CLASS: "car"})
     ok(at)
     reps = at.multiselect(key=state.EX_REPS).value
-    from repcam_core import explore
+    from repcam_core.running import explore
 
     monkeypatch.setattr(explore, "_maps", lambda *a, **k: pytest.fail("a model was called"))
     at.selectbox(key=state.EX_FIG).set_value("fig5").run()

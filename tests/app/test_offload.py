@@ -9,7 +9,7 @@ import pytest
 
 from repcam_app import settings
 from repcam_app.jobs import JobRegistry
-from repcam_core.pipeline import Pipeline
+from repcam_core.running.pipeline import Pipeline
 from repcam_testing import tiny_config
 
 
@@ -36,7 +36,7 @@ def _wait(reg: JobRegistry, job, seconds: float = 120) -> None:
 @pytest.fixture
 def no_training_here(monkeypatch):
     """Training in this process fails: only a child process can have produced the model."""
-    import repcam_core.pipeline as pipeline_module
+    import repcam_core.running.pipeline as pipeline_module
 
     def refuse(*_a, **_k):
         raise RuntimeError("trained in the server process")

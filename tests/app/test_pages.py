@@ -105,7 +105,7 @@ def test_explorer_toggles_change_fused_map_without_model_calls(app_env, monkeypa
     last = dict(at.session_state[state.EX_LAST])
     assert len(last["ready"]) == len(reps)
     # from now on no model may be called: fusing uses the cached per-layer maps only
-    from repcam_core import explore
+    from repcam_core.running import explore
 
     monkeypatch.setattr(explore, "_maps", lambda *a, **k: pytest.fail("a model was called"))
     at.multiselect(key=state.EX_REPS).set_value(reps[:1]).run()
@@ -131,9 +131,9 @@ def test_explorer_threshold_from_the_protocols_and_contrast_maps(app_env):
     evaluation), and the training-free contrast maps as the fused map's source."""
     import json
 
-    from repcam_core.config import RunConfig
-    from repcam_core.experiment import Experiment
-    from repcam_core.pipeline import Pipeline
+    from repcam_core.running.config import RunConfig
+    from repcam_core.running.experiment import Experiment
+    from repcam_core.running.pipeline import Pipeline
 
     cfg = RunConfig.from_dict(json.loads(Path(app_env["REPCAM_APP_CONFIG"]).read_text()))
     exp = Experiment(Pipeline(cfg, cache=app_env["REPCAM_CACHE"]))
@@ -183,9 +183,9 @@ def test_results_page_switches_protocols_and_compares_with_the_baseline(app_env)
     """Each protocol shows the core's figures for it, with intervals; the vs-Baseline table pairs them."""
     import json
 
-    from repcam_core.config import RunConfig
-    from repcam_core.experiment import Experiment
-    from repcam_core.pipeline import Pipeline
+    from repcam_core.running.config import RunConfig
+    from repcam_core.running.experiment import Experiment
+    from repcam_core.running.pipeline import Pipeline
     MODES = ["Baseline", "S-1+A+F", "Top1", "All"]  # what tests/app/conftest.py evaluates
 
     cfg = RunConfig.from_dict(json.loads(Path(app_env["REPCAM_APP_CONFIG"]).read_text()))
@@ -240,9 +240,9 @@ def test_results_page_shows_reference_maps_without_other_backbones(app_env):
     show under this backbone only, with the width notes, and add no empty column per backbone."""
     import json
 
-    from repcam_core.config import RunConfig
-    from repcam_core.experiment import Experiment
-    from repcam_core.pipeline import Pipeline
+    from repcam_core.running.config import RunConfig
+    from repcam_core.running.experiment import Experiment
+    from repcam_core.running.pipeline import Pipeline
 
     cfg = RunConfig.from_dict(json.loads(Path(app_env["REPCAM_APP_CONFIG"]).read_text()))
     core = Experiment(Pipeline(cfg, cache=app_env["REPCAM_CACHE"])).run(["Ref-Whole", "Ref-Centre"]).to_json()

@@ -88,7 +88,7 @@ def test_a_malformed_app_configuration_is_one_message(app_env, tmp_path, monkeyp
 def partial_env(tmp_path, monkeypatch):
     """A configuration of its own (its own jobs in the process-wide registry) whose cache holds
     the multi-class model, B and the clusters, and no binary model."""
-    from repcam_core.pipeline import Pipeline
+    from repcam_core.running.pipeline import Pipeline
 
     cfg = tiny_config(seed=5)
     Pipeline(cfg, cache=tmp_path / "cache").clustering()
@@ -98,7 +98,7 @@ def partial_env(tmp_path, monkeypatch):
 
 
 def test_two_sessions_asking_for_the_same_binary_models_start_one_job_each(partial_env, monkeypatch):
-    import repcam_core.pipeline as pipeline_module
+    import repcam_core.running.pipeline as pipeline_module
     from repcam_app.jobs import registry
     from repcam_app.resources import config_key
 

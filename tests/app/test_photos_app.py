@@ -14,7 +14,7 @@ import torch
 
 from apptest_kit import ok, open_page, serve_config
 from repcam_app import state
-from repcam_core.config import RunConfig, config_hash
+from repcam_core.running.config import RunConfig, config_hash
 from repcam_testing import MSRC_CLASSES, tiny_config
 from test_demo_mode import sent
 
@@ -83,7 +83,7 @@ def test_the_operators_list_offers_both_photo_sets_by_name(app_env, shared_data,
 
 def test_a_preset_is_its_configuration_on_the_chosen_dataset():
     from repcam_app.presets import app_config
-    from repcam_core.config import photos_config
+    from repcam_core.running.config import photos_config
 
     base = tiny_config()
     assert app_config(base, "embedded", base.dataset, base.backbone, base.device) == base  # its own preset: kept
@@ -161,7 +161,7 @@ def pets3_dir(tmp_path_factory) -> Path:
 def pets3(pets3_dir, tmp_path, monkeypatch) -> RunConfig:
     """A 3-breed Pet configuration with the default 4 clusters (S-k refused), multi-class model and
     B cached; a seed of its own, so its background jobs are its own."""
-    from repcam_core.pipeline import Pipeline
+    from repcam_core.running.pipeline import Pipeline
 
     cfg = tiny_config(dataset=f"pets:{pets3_dir}", world={}, image_size=16, n_clusters=4, min_cluster_size=4,
                       seed=next(SEEDS))
@@ -172,7 +172,7 @@ def pets3(pets3_dir, tmp_path, monkeypatch) -> RunConfig:
 
 def _rank_a(cfg: RunConfig) -> dict[int, list[int]]:
     from repcam_app.resources import pipeline
-    from repcam_core.experiment import Experiment
+    from repcam_core.running.experiment import Experiment
     from repcam_core.method.modes import parse_mode
 
     return Experiment(pipeline(cfg)).comparisons(parse_mode("Rank-a+A+F"))
@@ -233,9 +233,9 @@ def test_clusters_edited_for_another_b_are_not_used(app_env):
     """Clusters the Clustering page made (or a user moved) feed the explorer only for the B they
     were made from: after another dataset or preset with as many classes, the configuration's own."""
     from repcam_app.widgets import b_identity
-    from repcam_core.experiment import Experiment
+    from repcam_core.running.experiment import Experiment
     from repcam_core.method.modes import parse_mode
-    from repcam_core.pipeline import Pipeline
+    from repcam_core.running.pipeline import Pipeline
 
     p = Pipeline(tiny_config(), cache=app_env["REPCAM_CACHE"])
     own = [p.class_names[j] for j in Experiment(p).comparisons(parse_mode("S-1+A+F"))[0]]

@@ -20,7 +20,7 @@ SEEDS = iter(range(11, 100))
 def fresh_env(tmp_path, monkeypatch):
     """A configuration of its own (its own jobs in the process-wide registry, which knows jobs by
     configuration) whose cache holds only the multi-class model (no B yet)."""
-    from repcam_core.pipeline import Pipeline
+    from repcam_core.running.pipeline import Pipeline
 
     cfg = tiny_config(seed=next(SEEDS))
     Pipeline(cfg, cache=tmp_path / "cache").multiclass_model()
@@ -29,7 +29,7 @@ def fresh_env(tmp_path, monkeypatch):
 
 
 def test_explorer_shows_the_baseline_while_b_is_computed_then_preselects_s1(fresh_env, monkeypatch):
-    import repcam_core.pipeline as pipeline_module
+    import repcam_core.running.pipeline as pipeline_module
     from repcam_app.jobs import registry
     from repcam_app.resources import config_key
 
@@ -56,7 +56,7 @@ def test_explorer_shows_the_baseline_while_b_is_computed_then_preselects_s1(fres
     at.run()
     assert not at.exception
     from repcam_app.resources import pipeline
-    from repcam_core.experiment import Experiment
+    from repcam_core.running.experiment import Experiment
     from repcam_core.method.modes import parse_mode
 
     s1 = Experiment(pipeline(fresh_env)).comparisons(parse_mode("S-1+A+F"))[0]  # bus is class 0
@@ -68,7 +68,7 @@ def test_warm_up_asks_for_the_explorers_first_work_once(fresh_env, monkeypatch):
     from repcam_app import warmup
     from repcam_app.jobs import registry
     from repcam_app.resources import config_key, pipeline
-    from repcam_core.experiment import Experiment
+    from repcam_core.running.experiment import Experiment
     from repcam_core.method.modes import parse_mode
 
     monkeypatch.setenv("REPCAM_WARMUP", "1")

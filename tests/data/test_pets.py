@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from repcam_core.cli import main
-from repcam_core.config import RunConfig
+from repcam_core.running.config import RunConfig
 from repcam_core.data.calibration import resolve_calibration_split
 from repcam_core.data.dataset import load_split
 from repcam_core.data.pets import CALIB_SHARE, PetDataset

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from repcam_core.config import RunConfig
+from repcam_core.running.config import RunConfig
 from repcam_core.data.dataset import load_split
 from repcam_core.data.pets import PetDataset
 from repcam_core.data.voc import VOCDataset
-from repcam_core.pipeline import Pipeline
+from repcam_core.running.pipeline import Pipeline
 
 
 def _lines(path) -> list[list[str]]:

@@ -13,7 +13,7 @@ from repcam_core.data.voc import VOCDataset
 from repcam_core.data.world import WorldConfig, ensure_default_world
 from repcam_core.data.world_files import RECORD, world_problems
 from repcam_core.errors import IntegrityWarning
-from repcam_core.integrity import QUARANTINE
+from repcam_core.storage.integrity import QUARANTINE
 
 SMALL = WorldConfig(n_families=2, classes_per_family=2, train_per_class=3, val_per_class=2, width=40, height=32)
 

@@ -160,7 +160,7 @@ def install_write_notes(tree: Tree, notes: WriteNotes) -> None:
 
 
 def install_fit_counter(log: str) -> None:
-    import repcam_core.pipeline as pipeline
+    import repcam_core.running.pipeline as pipeline
 
     real_fit = pipeline.fit
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from faultkit import argv, finish, start
-from repcam_core.cache_verify import verify_cache
+from repcam_core.running.verify import verify_cache
 from repcam_testing import survived
 
 

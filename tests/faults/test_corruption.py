@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from faultkit import argv, entry_names, results_of
-from repcam_core.cache_verify import verify_cache
+from repcam_core.running.verify import verify_cache
 from repcam_core.cli import main
 from repcam_testing import no_traceback, survived
 

@@ -17,8 +17,8 @@ import signal
 from pathlib import Path
 
 from faultkit import argv, note_writes, run, start
-from repcam_core.cache_verify import verify_cache
-from repcam_core.integrity import TMP_MARK
+from repcam_core.running.verify import verify_cache
+from repcam_core.storage.integrity import TMP_MARK
 from repcam_testing import survived
 
 SEED = 9

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from faultkit import argv, run
-from repcam_core.cache_verify import verify_cache
+from repcam_core.running.verify import verify_cache
 from repcam_testing import survived
 
 PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, CAP_FOWNER = 24, 1, 3

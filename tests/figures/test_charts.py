@@ -62,7 +62,7 @@ def test_bar_and_curve_charts_render():
 
 def test_importing_figures_and_config_loads_neither_matplotlib_nor_sklearn():
     code = ("import sys, repcam_core.figures, repcam_core.figures.render, repcam_core.method.clusterers; "
-            "from repcam_core.config import RunConfig; RunConfig(clustering='spectral'); "
+            "from repcam_core.running.config import RunConfig; RunConfig(clustering='spectral'); "
             "print('matplotlib' in sys.modules, 'sklearn' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]

@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from repcam_core import explore
+from repcam_core.running import explore
 from repcam_core.errors import ConfigError, UnknownNameError
 from repcam_core.figures import WIDTHS, inputs, render
 from repcam_core.figures.paper import PAPER_FIGURES, build, draw
@@ -108,7 +108,7 @@ def test_drawing_calls_no_model_and_leaves_matplotlib_settings_alone(data, monke
 
 
 def test_build_trains_nothing_more_and_checks_arguments_first(tiny_pipeline, data, monkeypatch):
-    import repcam_core.pipeline as mod
+    import repcam_core.running.pipeline as mod
 
     monkeypatch.setattr(mod, "fit", lambda *a, **k: pytest.fail("trained a model"))
     fig, again = build(tiny_pipeline, "fig5", "car", "2", ["S-1+A+F", "Random+A+F"])

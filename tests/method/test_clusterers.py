@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from repcam_core.config import RunConfig
+from repcam_core.running.config import RunConfig
 from repcam_core.errors import ConfigError, UnknownNameError
 from repcam_core.method.cluster_compare import (compare_clusterings, family_labels, parse_seeds, score)
 from repcam_core.method.clusterers import (CLUSTERINGS, DEFAULT_CLUSTERING, class_distance, cluster_classes,

@@ -221,11 +221,11 @@ def test_weights_command_lists_the_packaged_checkpoint_as_present(capsys, monkey
 
 
 def test_a_bad_checkpoint_in_the_apps_worker_comes_back_as_the_same_one_line_error(tmp_path, checkpoint):
-    """The app trains in a worker process (repcam_core.worker): the error crosses it as the same
+    """The app trains in a worker process (repcam_core.running.worker): the error crosses it as the same
     class with the same one-line message, which the app's job shows (never a traceback)."""
     import os
 
-    from repcam_core.worker import Worker
+    from repcam_core.running.worker import Worker
     from repcam_testing import tiny_config
 
     path, _ = _bad_files(tmp_path, checkpoint)["truncated"]

@@ -18,8 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from repcam_core.integrity import save_tensors
-from repcam_core.pipeline import Pipeline
+from repcam_core.storage.integrity import save_tensors
+from repcam_core.running.pipeline import Pipeline
 
 if TYPE_CHECKING:  # torch is imported where maps are computed or loaded
     import torch

@@ -2,7 +2,7 @@
 tables written by the CLI (JSON, CSV, plain text) and read by the app.
 
 Every figure is in percent in the JSON and text outputs (fractions in the objects), rounded once
-by :mod:`repcam_core.percent`.
+by :mod:`repcam_core.evaluation.percent`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from repcam_core.machine import merge as merge_machines
-from repcam_core.percent import fmt, mean_sd, pct, pct_fmt
-from repcam_core.protocols import PROTOCOLS, ImageCounts, ProtocolValues, aggregate_protocols, mean_over_classes
+from repcam_core.storage.machine import merge as merge_machines
+from repcam_core.evaluation.percent import fmt, mean_sd, pct, pct_fmt
+from repcam_core.evaluation.protocols import PROTOCOLS, ImageCounts, ProtocolValues, aggregate_protocols, mean_over_classes
 
 
 @dataclass
@@ -36,7 +36,7 @@ class ModeResult:
     skipped: list[str] = field(default_factory=list)  # unreadable files left out of the splits
     auc_counts: ImageCounts | None = None  # the AUC protocol's counts when not ``counts`` (Ref-Centre)
     widths: dict[str, float] | None = None  # Ref-Centre: protocol -> the width chosen on the calibration split
-    computed_on: list[dict[str, Any]] = field(default_factory=list)  # repcam_core.machine records
+    computed_on: list[dict[str, Any]] = field(default_factory=list)  # repcam_core.storage.machine records
 
     @property
     def per_class(self) -> np.ndarray:
@@ -45,7 +45,7 @@ class ModeResult:
     @property
     def miou(self) -> float:
         """The mean over evaluated classes at the configured threshold: the same computation as
-        the fixed protocol's point value (:func:`repcam_core.protocols.mean_over_classes`)."""
+        the fixed protocol's point value (:func:`repcam_core.evaluation.protocols.mean_over_classes`)."""
         return float(mean_over_classes(self.iou)[self.threshold_index])
 
 
@@ -53,7 +53,7 @@ class ModeResult:
 class Results:
     """The ablation table of one configuration: modes x classes, and every protocol.
 
-    ``protocols`` is :func:`repcam_core.protocols.summarise`'s output (``{"protocols": ...,
+    ``protocols`` is :func:`repcam_core.evaluation.protocols.summarise`'s output (``{"protocols": ...,
     "vs_baseline": ...}``), ``calibration`` says which images calibrated the thresholds and
     ``values`` holds every mode's unrounded protocol values (what means over seeds start from).
     ``adapted``: mode -> how its settings were adapted to this dataset; ``not_run``: mode -> why a

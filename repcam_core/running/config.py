@@ -108,7 +108,7 @@ class RunConfig:
     ``calibration_split``: where the calibrated protocol chooses each mode's threshold; "" picks
     the dataset's default (:mod:`repcam_core.data.calibration`), "none" turns it off.
     ``bootstrap``: resamples of the evaluation images (within each class) behind every
-    confidence interval and paired comparison (:mod:`repcam_core.protocols`).
+    confidence interval and paired comparison (:mod:`repcam_core.evaluation.protocols`).
     """
 
     dataset: str = "embedded"

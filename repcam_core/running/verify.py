@@ -1,6 +1,6 @@
 """``repcam cache verify [--repair]``: every item of a cache checked in full against its record.
 
-Checked, each file's size and CRC-32 (:mod:`repcam_core.integrity`):
+Checked, each file's size and CRC-32 (:mod:`repcam_core.storage.integrity`):
 
 * artifact entries ``ROOT/<kind>/<key>/`` against their ``manifest.json`` (itself sealed);
 * decoded splits ``ROOT/decoded/*.npz``: the CRC-32 the zip stores for every array;
@@ -23,10 +23,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from repcam_core.cache import MANIFEST, ArtifactCache
+from repcam_core.storage.cache import MANIFEST, ArtifactCache
 from repcam_core.data.decoded_files import problem as decoded_problem
 from repcam_core.errors import CacheVersionError, IntegrityWarning, RepCAMError
-from repcam_core.integrity import QUARANTINE, Damaged, cache_lock, leftover_target, quarantine, read_sealed, remove
+from repcam_core.storage.integrity import QUARANTINE, Damaged, cache_lock, leftover_target, quarantine, read_sealed, remove
 
 DECODED, DATASETS = "decoded", "datasets"
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 from repcam_core.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from repcam_core.experiment import Experiment
+    from repcam_core.running.experiment import Experiment
 
 Pair = tuple[int, int]
 EXECUTORS = ("local", "ray")
@@ -49,9 +49,9 @@ def pair_task(config: dict[str, Any], cache_root: str, a: int, b: int, threads: 
     path (what a Ray worker runs). ``hook`` runs first (tests use it to kill a worker)."""
     import torch
 
-    from repcam_core.config import RunConfig
-    from repcam_core.experiment import Experiment
-    from repcam_core.pipeline import Pipeline
+    from repcam_core.running.config import RunConfig
+    from repcam_core.running.experiment import Experiment
+    from repcam_core.running.pipeline import Pipeline
 
     if hook is not None:
         hook()

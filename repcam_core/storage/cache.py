@@ -7,7 +7,7 @@ into place only when complete, so a crash never leaves a half-written artifact; 
 lock per entry makes a second process (another CLI run, another browser tab) wait for the first
 instead of computing the same thing again.
 
-Integrity (records and quarantine: :mod:`repcam_core.integrity`). Before a cached entry is used,
+Integrity (records and quarantine: :mod:`repcam_core.storage.integrity`). Before a cached entry is used,
 its files are checked against the manifest (size and CRC-32), and so are, more cheaply, the
 entries it was computed from (``inputs``: every entry read while creating it, recorded
 automatically). A damaged entry gets one warning line, is moved to ``ROOT/.quarantine`` and is
@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
 from repcam_core import __version__
-from repcam_core.config import SCHEMA_VERSION, config_hash
+from repcam_core.running.config import SCHEMA_VERSION, config_hash
 from repcam_core.errors import CacheVersionError, RepCAMError
-from repcam_core.integrity import (
+from repcam_core.storage.integrity import (
     TMP_MARK,
     Damaged,
     cache_lock,
@@ -49,8 +49,8 @@ from repcam_core.integrity import (
     seal,
     storage_errors,
 )
-from repcam_core.machine import machine
-from repcam_core.machine import merge as merge_machines
+from repcam_core.storage.machine import machine
+from repcam_core.storage.machine import merge as merge_machines
 
 T = TypeVar("T")
 MANIFEST = "manifest.json"
@@ -100,7 +100,7 @@ class ArtifactCache:
 
     @staticmethod
     def computed_on(path: Path) -> list[dict[str, Any]]:
-        """The machine records (:mod:`repcam_core.machine`) of the entry at ``path`` and of every
+        """The machine records (:mod:`repcam_core.storage.machine`) of the entry at ``path`` and of every
         entry it was computed from; [] for an entry written before they were recorded."""
         man = json.loads((path / MANIFEST).read_text())
         return man.get("computed_on") or merge_machines([man.get("machine")])
@@ -132,7 +132,7 @@ class ArtifactCache:
         self._note(self.entry(kind, key))
 
     def check(self, path: Path, deep: bool = True, inputs: bool = True) -> None:
-        """Raise :class:`~repcam_core.integrity.Damaged` when the entry at ``path`` (or, with
+        """Raise :class:`~repcam_core.storage.integrity.Damaged` when the entry at ``path`` (or, with
         ``inputs``, an entry it was computed from) is damaged; CacheVersionError when it was
         written by another cache schema. ``deep``: CRC-32 of every file, not only changed ones."""
         man = self._read_manifest(path)

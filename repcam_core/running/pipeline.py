@@ -3,7 +3,7 @@
 A :class:`Pipeline` is built from one :class:`RunConfig`. Every artifact it produces is looked up
 in the :class:`ArtifactCache` by the configuration subset that determines it, so the CLI and the
 app share work, and an interrupted run resumes where it stopped. Map computation and evaluation
-live in :mod:`repcam_core.experiment`.
+live in :mod:`repcam_core.running.experiment`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from repcam_core.cache import ArtifactCache
-from repcam_core.config import RunConfig
+from repcam_core.storage.cache import ArtifactCache
+from repcam_core.running.config import RunConfig
 from repcam_core.data.sources import dataset_pending, open_dataset
 from repcam_core.errors import ConfigError, DatasetError, UnknownNameError
 from repcam_core.method.clusterers import DEFAULT_CLUSTERING, cluster_classes
@@ -28,9 +28,9 @@ from repcam_core.method.feasibility import cluster_sizes
 from repcam_core.method.similarity import similarity_matrix
 from repcam_core.models.backbones import BACKBONES, BackboneSpec, create_model, get_module, replace_head
 from repcam_core.models.store import load_model as _load_model, save_model as _save_model, train_log  # noqa: F401
-from repcam_core.prebuilt import Prebuilt, fill as fill_prebuilt, resolve as resolve_prebuilt
-from repcam_core.progress import NullProgress, Progress
-from repcam_core.train import (PROBE_FEATURES_BYTES, FeatureMemo, fit, fit_probe, pooled_features,
+from repcam_core.running.prebuilt import Prebuilt, fill as fill_prebuilt, resolve as resolve_prebuilt
+from repcam_core.running.progress import NullProgress, Progress
+from repcam_core.models.train import (PROBE_FEATURES_BYTES, FeatureMemo, fit, fit_probe, pooled_features,
                                predict_proba, resolve_device)
 
 if TYPE_CHECKING:  # torch is imported where data is decoded or a model is used: a run that finds
@@ -48,7 +48,7 @@ class Pipeline:
 
     def __init__(self, config: RunConfig, cache: ArtifactCache | str | Path | None = None,
                  progress: Progress | None = None, prebuilt: Prebuilt | bool | None = None) -> None:
-        """``prebuilt``: install shipped artifacts that match (:mod:`repcam_core.prebuilt`; None: as
+        """``prebuilt``: install shipped artifacts that match (:mod:`repcam_core.running.prebuilt`; None: as
         ``$REPCAM_PREBUILT`` says, False: train everything here)."""
         self.config = config
         self.prebuilt = resolve_prebuilt(prebuilt)

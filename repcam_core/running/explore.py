@@ -15,7 +15,7 @@ import torch
 from repcam_core.cam.engine import contrast_layer_maps, layer_maps, normalise
 from repcam_core.data.transforms import to_float_tensor
 from repcam_core.errors import ConfigError
-from repcam_core.pipeline import Pipeline
+from repcam_core.running.pipeline import Pipeline
 
 
 @dataclass
@@ -217,7 +217,7 @@ def add_trained_comparison(pipeline: Pipeline, expl: ImageExplanation, j: int) -
 def cached_pairwise(experiment) -> dict | None:
     """The pairwise table (Table 1) if it is already in the cache, else None (never computes).
 
-    ``experiment`` is a :class:`repcam_core.experiment.Experiment`.
+    ``experiment`` is a :class:`repcam_core.running.experiment.Experiment`.
     """
     return experiment.pairwise() if experiment.has_pairwise() else None
 

@@ -1,5 +1,5 @@
 """``repcam reproduce tableN``: our figures in the paper's layout, the published ones beside them
-(:mod:`repcam_core.paper_tables`) and the difference (ours - paper), in mIoU percent.
+(:mod:`repcam_core.evaluation.paper_tables`) and the difference (ours - paper), in mIoU percent.
 
 * table1: the pairwise table (every binary model) and rows Top1-4, All, Grad-CAM, per class;
 * table2 / table4: the ablation modes (rows) x backbones (columns) on the ``val`` split
@@ -9,14 +9,14 @@
 * table5: CAM, Grad-CAM, Ours w/o fusion (S-1+F) and Ours (S-1+A+F) on VOC val, VOC train and,
   given a COCO directory, COCO val. ACoL and CBAM are other papers' models, not implemented.
 
-Every table also has the reference maps' rows (Ref-Whole, Ref-Centre: :mod:`repcam_core.reference`),
+Every table also has the reference maps' rows (Ref-Whole, Ref-Centre: :mod:`repcam_core.evaluation.reference`),
 ours only: the paper has no such figures.
 
 A mode that cannot run on the dataset (e.g. Rank-a's positions on a 6-class dataset) is written
 as n/a with the reason in the notes. The published figures use the paper's fixed threshold (0.15);
 beside them each of our cells is also given under the calibrated and AUC protocols, with 95 %
 bootstrap intervals (``tableN_protocols.csv``, the JSON's ``protocols``, the text's second block):
-:mod:`repcam_core.protocols`.
+:mod:`repcam_core.evaluation.protocols`.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from repcam_core import paper_tables as pt
-from repcam_core.config import RunConfig
+from repcam_core.evaluation import paper_tables as pt
+from repcam_core.running.config import RunConfig
 from repcam_core.errors import ConfigError, RepCAMError
-from repcam_core.machine import merge as merge_machines
+from repcam_core.storage.machine import merge as merge_machines
 from repcam_core.method.modes import REFERENCE_MODES
-from repcam_core.percent import fmt, pct, points
+from repcam_core.evaluation.percent import fmt, pct, points
 
 TABLES = ("table1", "table2", "table3", "table4", "table5")
 Number = float | None
@@ -53,7 +53,7 @@ class Reproduction:
     protocols: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     """row -> column -> {"fixed"|"calibrated"|"auc": {"miou", "ci", ["threshold"]}} (ours only)."""
     computed_on: list[dict[str, Any]] = field(default_factory=list)
-    """The machine records behind our figures (:mod:`repcam_core.machine`)."""
+    """The machine records behind our figures (:mod:`repcam_core.storage.machine`)."""
 
     def protocols_csv(self) -> str:
         """Rows = the paper's rows; per column: the paper's figure, then ours under each protocol
@@ -130,7 +130,7 @@ class Reproduction:
     def write(self, out: Path) -> list[Path]:
         """``tableN.csv`` (ours, paper layout), ``tableN_paper.csv``, ``tableN_comparison.csv``,
         ``tableN.json``; each written atomically."""
-        from repcam_core.cache import write_json_atomic
+        from repcam_core.storage.cache import write_json_atomic
 
         out.mkdir(parents=True, exist_ok=True)
         files = {f"{self.table}.csv": self.layout_csv or _grid_csv(self.rows, self.columns, self.ours, self.labels),
@@ -156,8 +156,8 @@ def reproduce(table: str, base: RunConfig, *, cache: Any = None, progress: Any =
         raise ConfigError(f"unknown table {table!r}; choose one of: {', '.join(TABLES)}")
 
     def experiment(config: RunConfig):
-        from repcam_core.experiment import Experiment
-        from repcam_core.pipeline import Pipeline
+        from repcam_core.running.experiment import Experiment
+        from repcam_core.running.pipeline import Pipeline
 
         return Experiment(Pipeline(config, cache=cache, progress=progress), executor=executor)
 
@@ -170,7 +170,7 @@ def reproduce(table: str, base: RunConfig, *, cache: Any = None, progress: Any =
 
 # ----------------------------------------------------------------------------- tables
 def _table1(base: RunConfig, experiment: Callable) -> Reproduction:
-    from repcam_core.tables import pairwise_table_csv
+    from repcam_core.evaluation.tables import pairwise_table_csv
 
     exp = experiment(base)
     tops = ["Top1", "Top2", "Top3", "Top4"]
@@ -303,7 +303,7 @@ def _grid_csv(rows: list[str], columns: list[str], values: dict[str, dict[str, N
 
 
 def _write_text(path: Path, text: str) -> None:
-    from repcam_core.cache import write_text_atomic
+    from repcam_core.storage.cache import write_text_atomic
 
     write_text_atomic(path, text)
 

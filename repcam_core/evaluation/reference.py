@@ -23,7 +23,7 @@ Counting: the Gaussian depends on the pixel only through ``d^2``, so each image'
 and non-void pixels are histogrammed once over the distinct ``d^2`` values (sorted), and the
 pixel counts of every width and threshold are read off the cumulative histograms: the map's
 ``float32`` value at each distinct ``d^2`` is compared with the ``float32`` threshold exactly as
-:func:`repcam_core.protocols.count_pixels` compares a map (``tests/test_reference.py`` checks the
+:func:`repcam_core.evaluation.protocols.count_pixels` compares a map (``tests/test_reference.py`` checks the
 two agree). One pass over the masks serves all widths.
 """
 
@@ -34,7 +34,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from repcam_core.method.modes import Mode
-from repcam_core.protocols import ImageCounts, auc
+from repcam_core.evaluation.protocols import ImageCounts, auc
 
 WIDTHS: tuple[float, ...] = (0.05, 0.075, 0.1, 0.125, 0.15, 0.175, 0.2, 0.225, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6,
                              0.8, 1.0, 1.5, 2.0, 3.0, 5.0)

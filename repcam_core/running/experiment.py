@@ -2,9 +2,9 @@
 the evaluation protocols.
 
 Per (target class c, map source) the maps of c's images are computed once and cached
-(:mod:`repcam_core.maps`); a mode is then an average of cached maps. Each mode's result is a
+(:mod:`repcam_core.running.maps`); a mode is then an average of cached maps. Each mode's result is a
 set of per-image pixel counts at every threshold of a fine grid, on the evaluation split and on
-the calibration split (:mod:`repcam_core.protocols`), from which the fixed, calibrated and AUC
+the calibration split (:mod:`repcam_core.evaluation.protocols`), from which the fixed, calibrated and AUC
 protocols, their bootstrap intervals and the paired comparisons with the Baseline follow without
 running a model again.
 """
@@ -21,21 +21,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 from safetensors.numpy import load_file as load_np
 
-from repcam_core.config import RunConfig
+from repcam_core.running.config import RunConfig
 from repcam_core.errors import ConfigError
-from repcam_core.maps import MapStore, map_size
+from repcam_core.running.maps import MapStore, map_size
 from repcam_core.method.clusterers import DEFAULT_CLUSTERING
 
-from repcam_core.integrity import save_arrays
+from repcam_core.storage.integrity import save_arrays
 from repcam_core.method.feasibility import (ModePlan, Setting, check, cluster_sizes, plan_modes, random_count,
                                             rank_positions)
 from repcam_core.method.modes import Mode, comparison_classes, parse_mode
 from repcam_core.method.selection import RANK_A
-from repcam_core.pipeline import Pipeline
-from repcam_core.reference import reference_counts, reference_key, reference_map
-from repcam_core.protocols import (CURVE, ImageCounts, ProtocolValues, bootstrap_weights, count_pixels, curve_with,
+from repcam_core.running.pipeline import Pipeline
+from repcam_core.evaluation.reference import reference_counts, reference_key, reference_map
+from repcam_core.evaluation.protocols import (CURVE, ImageCounts, ProtocolValues, bootstrap_weights, count_pixels, curve_with,
                                    protocol_values, summarise, with_auc_of)
-from repcam_core.results import ModeResult, Results, aggregate_seeds
+from repcam_core.evaluation.results import ModeResult, Results, aggregate_seeds
 
 if TYPE_CHECKING:  # torch is imported where maps are fused or counted: a run that finds every
     import torch    # result in the cache never imports it (a warm run stays fast)
@@ -91,7 +91,7 @@ class Experiment:
                                                    for a, b in (p, p[::-1])))
         if not todo:
             return
-        from repcam_core.executors import LocalExecutor
+        from repcam_core.running.executors import LocalExecutor
 
         executor = self._executor or LocalExecutor()
         desc = "binary models (train + maps)" + ("" if executor.label == "local" else f" on {executor.label}")
@@ -197,7 +197,7 @@ class Experiment:
 
         def create(tmp: Path) -> None:
             from repcam_core.cam import fusion
-            from repcam_core.evaluate import IoUAccumulator
+            from repcam_core.evaluation.iou import IoUAccumulator
 
             self.p.check_training_data()
             self.ensure_pairs({(a, b) for a in range(C) for b in range(a + 1, C)})
@@ -323,7 +323,7 @@ class Experiment:
     def protocols(self, results: dict[str, ModeResult], baseline: ModeResult | None,
                   values: dict[str, ProtocolValues] | None = None) -> dict[str, Any]:
         """Every protocol of every mode in ``results`` and the paired comparisons with ``baseline``
-        (:func:`repcam_core.protocols.summarise`; ``values``: :meth:`all_protocol_values`, when held); a
+        (:func:`repcam_core.evaluation.protocols.summarise`; ``values``: :meth:`all_protocol_values`, when held); a
         reference map's entries carry its ``width``."""
         values = self.all_protocol_values(results, baseline) if values is None else values
         summary = summarise(values, baseline.mode if baseline is not None else None)
@@ -401,8 +401,8 @@ class Experiment:
         return self._results(results, baseline, plan)
 
     def evaluate_wsss(self, mode: Mode | str, bg_threshold: float = 0.15) -> dict[str, Any]:
-        """The WSSS convention (:func:`repcam_core.wsss.evaluate_wsss`), from the same cached maps."""
-        from repcam_core.wsss import evaluate_wsss
+        """The WSSS convention (:func:`repcam_core.running.wsss.evaluate_wsss`), from the same cached maps."""
+        from repcam_core.running.wsss import evaluate_wsss
 
         return evaluate_wsss(self, mode, bg_threshold)
 

@@ -1,7 +1,7 @@
 """``repcam prebuilt build``: train the default configuration's artifacts from scratch and write
-them, with their manifest, as the prebuilt directory (:mod:`repcam_core.prebuilt`).
+them, with their manifest, as the prebuilt directory (:mod:`repcam_core.running.prebuilt`).
 
-Always the default :class:`~repcam_core.config.RunConfig` (what ``make app`` and a bare ``repcam``
+Always the default :class:`~repcam_core.running.config.RunConfig` (what ``make app`` and a bare ``repcam``
 command use), always trained here (never installed from an earlier prebuilt directory), in a
 fresh temporary cache unless ``cache`` names one. The manifest records the provenance (command,
 commit, date, library versions, torch threads, CPU) and the quality measured right after
@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from repcam_core.machine import cpu_model, machine
-from repcam_core.prebuilt import (BUILD_COMMAND, DEFAULT_DIR, FORMAT, KINDS, MANIFEST, chain_keys, copy_entry_files,
+from repcam_core.storage.machine import cpu_model, machine
+from repcam_core.running.prebuilt import (BUILD_COMMAND, DEFAULT_DIR, FORMAT, KINDS, MANIFEST, chain_keys, copy_entry_files,
                                   is_shipped, normalised, portable_key)
 
 QUALITY_PROTOCOLS = ("fixed", "calibrated", "auc")
@@ -53,7 +53,7 @@ def accuracy(p: Any, split: Any) -> tuple[float, int]:
     how many there are."""
     import torch
 
-    from repcam_core.train import predict_proba
+    from repcam_core.models.train import predict_proba
 
     idx = torch.cat([split.single_label_indices(c) for c in range(p.num_classes)])
     truth = torch.cat([torch.full((len(split.single_label_indices(c)),), c) for c in range(p.num_classes)])
@@ -64,7 +64,7 @@ def accuracy(p: Any, split: Any) -> tuple[float, int]:
 def quality(p: Any) -> dict[str, Any]:
     """What the model gives: accuracy (percent) on the evaluation split's single-label images, and the
     Baseline's mIoU (percent) under each protocol (point figures; the intervals are not compared)."""
-    from repcam_core.experiment import Experiment
+    from repcam_core.running.experiment import Experiment
 
     protocols = Experiment(p).run(["Baseline"]).to_json()["protocols"]
     acc, n = accuracy(p, p.eval_split)
@@ -77,7 +77,7 @@ def build(out: Path = DEFAULT_DIR, cache: Path | None = None, progress: Any = No
     """Train ``config``'s (default: the default configuration's) multi-class model, B and
     clustering (in ``cache``, default a fresh temporary one) and write them with their manifest to
     ``out`` (replaced atomically). Returns the manifest."""
-    from repcam_core.config import RunConfig
+    from repcam_core.running.config import RunConfig
     from repcam_core.errors import ConfigError
 
     if cache is None:
@@ -86,7 +86,7 @@ def build(out: Path = DEFAULT_DIR, cache: Path | None = None, progress: Any = No
     import torch
 
     from repcam_core import __version__
-    from repcam_core.pipeline import Pipeline, train_log
+    from repcam_core.running.pipeline import Pipeline, train_log
 
     config = config or RunConfig()
     p = Pipeline(config, cache=cache, progress=progress, prebuilt=False)

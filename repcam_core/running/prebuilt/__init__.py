@@ -1,11 +1,11 @@
 """Shipped artifacts: the embedded default's trained multi-class model, its B and its clusters.
 
 Like pretrained weights, the default configuration's multi-class model is trained once, by
-``repcam prebuilt build`` (:mod:`repcam_core.prebuilt.build`), and shipped as package data in
-``repcam_core/prebuilt/embedded-default/`` with what is cheap to ship beside it (B and the default
+``repcam prebuilt build`` (:mod:`repcam_core.running.prebuilt.build`), and shipped as package data in
+``repcam_core/running/prebuilt/embedded-default/`` with what is cheap to ship beside it (B and the default
 clustering) and a ``manifest.json`` saying where they came from (command, commit, date, torch,
 threads, CPU) and what they gave there (accuracy, the Baseline under the three protocols). A
-:class:`~repcam_core.pipeline.Pipeline` installs one into its cache when it would otherwise
+:class:`~repcam_core.running.pipeline.Pipeline` installs one into its cache when it would otherwise
 compute it and its configuration matches (:func:`fill`, called by the Pipeline's own getters, so
 the CLI, the app, its workers and Ray tasks all do it); :func:`install` installs every match at
 once without training anything (what the app's warm-up does first). Binary models, maps and
@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from repcam_core.errors import IntegrityWarning
 
 if TYPE_CHECKING:
-    from repcam_core.pipeline import Pipeline
+    from repcam_core.running.pipeline import Pipeline
 
 ENV = "REPCAM_PREBUILT"
 DEFAULT_DIR = Path(__file__).resolve().parent / "embedded-default"
@@ -146,7 +146,7 @@ def normalised(key: Mapping[str, Any]) -> dict[str, Any]:
 @lru_cache(maxsize=16)
 def _split_digest(record_path: str, stamp: tuple[int, int], class_names: tuple[str, ...], split: str,
                   ids: tuple[str, ...]) -> str | None:
-    from repcam_core.integrity import Damaged, read_sealed
+    from repcam_core.storage.integrity import Damaged, read_sealed
 
     try:
         files = read_sealed(Path(record_path)).get("files") or {}
@@ -282,8 +282,8 @@ def installed(p: Pipeline, keys: Mapping[str, Mapping[str, Any]] | None = None) 
 def copy_entry_files(src: Path, dst: Path) -> dict[str, list[Any]]:
     """Copy a cache entry's artifact files (not its manifest or inputs record) into ``dst``;
     returns each file's ``[size, crc32]``."""
-    from repcam_core.cache import INPUTS, MANIFEST as ENTRY_MANIFEST
-    from repcam_core.integrity import crc32_file
+    from repcam_core.storage.cache import INPUTS, MANIFEST as ENTRY_MANIFEST
+    from repcam_core.storage.integrity import crc32_file
 
     dst.mkdir(parents=True, exist_ok=True)
     out = {}

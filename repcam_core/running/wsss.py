@@ -2,7 +2,7 @@
 
 Per evaluation image: the fused maps of its ground-truth classes, argmax over them and a constant
 background plane at ``bg_threshold``; mIoU over background + classes from the confusion matrix.
-Reads the same cached maps as :meth:`repcam_core.experiment.Experiment.evaluate_mode`.
+Reads the same cached maps as :meth:`repcam_core.running.experiment.Experiment.evaluate_mode`.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import numpy as np
 import torch
 
 from repcam_core.errors import ConfigError
-from repcam_core.evaluate import SegmentationAccumulator
+from repcam_core.evaluation.iou import SegmentationAccumulator
 from repcam_core.method.modes import Mode, parse_mode
 
 if TYPE_CHECKING:  # pragma: no cover
-    from repcam_core.experiment import Experiment
+    from repcam_core.running.experiment import Experiment
 
 
 def evaluate_wsss(exp: "Experiment", mode: Mode | str, bg_threshold: float = 0.15) -> dict[str, Any]:

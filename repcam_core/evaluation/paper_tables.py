@@ -9,7 +9,7 @@ quotes two of them: Baseline 29.41 and the best mode 35.93, kept in :data:`TABLE
 
 from __future__ import annotations
 
-from repcam_core.percent import pct
+from repcam_core.evaluation.percent import pct
 
 VOC_CLASS_ORDER = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
                    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",

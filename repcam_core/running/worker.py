@@ -3,7 +3,7 @@
 The app's server renders pages in Python threads; training in the same process competes with
 them for the GIL (the Baseline's multi-class model took 86-98 s there against 76-79 s in a worker
 and about 74 s in the CLI, the same day: the README's live-demo figures) and slows every page.
-A :class:`Worker` runs each step in one long-lived child process (``python -m repcam_core.worker``)
+A :class:`Worker` runs each step in one long-lived child process (``python -m repcam_core.running.worker``)
 at a lower CPU priority, which writes the artifacts into
 the shared cache; the caller then loads them from the cache as usual (the cache's file locks make
 any concurrent in-process request wait for the child's entry instead of computing it again).
@@ -135,7 +135,7 @@ class Worker:
             return self._proc
         env = {"OMP_WAIT_POLICY": "PASSIVE", **(self.env or os.environ),  # see cli.quiet_threads
                "REPCAM_WORKER_NICE": str(self.nice), "REPCAM_WORKER_PARENT": str(os.getpid())}
-        self._proc = subprocess.Popen([sys.executable, "-m", "repcam_core.worker"], stdin=subprocess.PIPE,
+        self._proc = subprocess.Popen([sys.executable, "-m", "repcam_core.running.worker"], stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, text=True, bufsize=1, env=env)
         return self._proc
 
@@ -151,9 +151,9 @@ def _error(kind: str, message: str) -> RepCAMError:
 
 # ---------------------------------------------------------------------------------- the child
 def _do(pipelines: dict, request: dict, send: Callable[[dict], None]) -> None:
-    from repcam_core.config import RunConfig
-    from repcam_core.pipeline import Pipeline
-    from repcam_core.progress import CallbackProgress
+    from repcam_core.running.config import RunConfig
+    from repcam_core.running.pipeline import Pipeline
+    from repcam_core.running.progress import CallbackProgress
 
     key = (json.dumps(request["config"], sort_keys=True), request["cache"])
     p = pipelines.pop(key, None)
@@ -173,7 +173,7 @@ def _do(pipelines: dict, request: dict, send: Callable[[dict], None]) -> None:
     elif name == "binary":
         p.binary_model(*args)
     else:
-        from repcam_core.experiment import Experiment
+        from repcam_core.running.experiment import Experiment
 
         Experiment(p).run([str(a) for a in args])
 
@@ -188,7 +188,7 @@ def _watch_parent(parent: int) -> None:
 
 
 def main() -> None:
-    """The child's loop (``python -m repcam_core.worker``)."""
+    """The child's loop (``python -m repcam_core.running.worker``)."""
     channel = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # prints of libraries go to stderr, never into the protocol
     sys.stdout = sys.stderr
@@ -206,8 +206,8 @@ def main() -> None:
 
     import torch  # noqa: F401 - what every task needs, imported before the first request arrives
 
-    import repcam_core.experiment  # noqa: F401
-    import repcam_core.pipeline  # noqa: F401
+    import repcam_core.running.experiment  # noqa: F401
+    import repcam_core.running.pipeline  # noqa: F401
 
     pipelines: dict = {}
     for line in sys.stdin:

@@ -33,7 +33,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from repcam_core.errors import ConfigError
-from repcam_core.percent import mean_sd, pct
+from repcam_core.evaluation.percent import mean_sd, pct
 
 CURVE = np.round(np.linspace(0.0, 1.0, 201), 3)
 """The threshold grid every per-image count is taken at (step 0.005, 0 and 1 included)."""
@@ -51,7 +51,7 @@ def count_pixels(cams, masks, c: int, thresholds: Sequence[float]) -> tuple[np.n
 
     Args:
         cams: float tensor ``[B, H, W]`` in [0, 1] (a pixel is predicted where ``cam >= t``, t cast
-            to the maps' dtype, exactly as :class:`repcam_core.evaluate.IoUAccumulator` counts).
+            to the maps' dtype, exactly as :class:`repcam_core.evaluation.iou.IoUAccumulator` counts).
         masks: uint8 tensor ``[B, H, W]``: 0 background, ``c + 1`` class c, 255 void (ignored).
         thresholds: ``[T]`` ascending.
 
@@ -221,7 +221,7 @@ def protocol_values(counts: ImageCounts, calib: ImageCounts | None, threshold: f
 
 def with_auc_of(values: ProtocolValues, other: ProtocolValues) -> ProtocolValues:
     """``values`` with its AUC (point and resamples) taken from ``other``: a mode whose AUC reads
-    other counts (a reference map's AUC width, :mod:`repcam_core.reference`)."""
+    other counts (a reference map's AUC width, :mod:`repcam_core.evaluation.reference`)."""
     point, resampled = values.point.copy(), values.resampled.copy()
     point[2], resampled[:, 2] = other.point[2], other.resampled[:, 2]
     return ProtocolValues(point, values.fixed_threshold, values.calibrated_threshold, resampled)
@@ -267,8 +267,8 @@ def aggregate_protocols(per_seed: Sequence[Mapping[str, ProtocolValues]], modes:
                         baseline: str = "Baseline") -> dict[str, Any]:
     """Mean and sd across seeds of each protocol's point value (and of each difference with
     ``baseline``), from each seed's unrounded values (``per_seed``: mode -> ProtocolValues, as
-    :meth:`repcam_core.experiment.Experiment.run` keeps them), rounded once
-    (:func:`repcam_core.percent.mean_sd`); ``per_seed`` lists each seed's rounded figure as its
+    :meth:`repcam_core.running.experiment.Experiment.run` keeps them), rounded once
+    (:func:`repcam_core.evaluation.percent.mean_sd`); ``per_seed`` lists each seed's rounded figure as its
     own JSON shows it. Modes in ``modes`` order; the vs-Baseline block only where every seed
     evaluated ``baseline``."""
     def stats(fractions: list[float]) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from typing import Sequence
 
 import numpy as np
 
-from repcam_core.experiment import Results
-from repcam_core.percent import fraction_fmt
+from repcam_core.running.experiment import Results
+from repcam_core.evaluation.percent import fraction_fmt
 
 
 def pairwise_table_csv(class_names: Sequence[str], pairwise: np.ndarray, results: Results) -> str:

@@ -1,0 +1,1 @@
+"""Evaluation: scoring maps against masks (IoU counts, protocols, reference maps, results, tables)."""

@@ -1,0 +1,1 @@
+"""Running: the configuration, the pipeline of cached artifacts, experiments, workers and executors."""

@@ -1,0 +1,1 @@
+"""Storage: artifacts on disk (the cache, file integrity, machine records)."""
