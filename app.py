@@ -19,7 +19,7 @@ from repcam_app import settings, state  # noqa: E402  (after set_page_config)
 from repcam_app.access import gate_open, token_gate  # noqa: E402
 from repcam_app.warmup import warm_up_base  # noqa: E402
 from repcam_app.datasets import label_of  # noqa: E402
-from repcam_app.resources import dataset_list  # noqa: E402
+from repcam_app.resources import base_config, dataset_list  # noqa: E402
 
 st.logo(str(Path(__file__).parent / "assets" / "logo.svg"))
 
@@ -33,7 +33,7 @@ PAGES = [
 
 nav = st.navigation(PAGES, position="sidebar" if gate_open() else "hidden")
 token_gate()  # every page: nothing below runs before the session has entered $REPCAM_APP_TOKEN
-state.init()
+state.init(base_config())
 dataset = st.session_state[state.DATASET]
 with st.sidebar:
     st.caption(f"dataset **{label_of(dataset, dataset_list()) if settings.exposed() else dataset}** · preset "

@@ -9,7 +9,7 @@ import streamlit as st
 
 from repcam_app import state
 from repcam_app.figures import similarity_heatmap
-from repcam_app.resources import guard
+from repcam_app.resources import base_config, guard
 from repcam_app.exports import table_png
 from repcam_app.widgets import b_identity, current_rule, page_pipeline, require_similarity, shown_rule
 from repcam_core.running.experiment import Experiment
@@ -22,7 +22,7 @@ from repcam_core.method.modes import comparison_classes, parse_mode
 from repcam_core.evaluation.percent import pct, pct_fmt
 
 st.title("Clustering & representative-class selection")
-state.init()
+state.init(base_config())
 p = page_pipeline()
 B = require_similarity(p)
 names, C, cfg = list(p.class_names), p.num_classes, p.config

@@ -15,7 +15,7 @@ from repcam_app import settings, state
 from repcam_app.exports import downloads, figure_files
 from repcam_app.figures import inline, overlay, strip
 from repcam_app.offload import binary_job, similarity_job
-from repcam_app.resources import config_key, guard
+from repcam_app.resources import base_config, config_key, guard
 from repcam_app.uploads import UploadLimitError, admit_upload, load_upload
 from repcam_app.widgets import (current_rule, page_pipeline, progress_panel, representatives, require_multiclass,
                                shown_rule, submit)
@@ -31,7 +31,7 @@ PENDING_POLL_S = 0.5
 """How often the page looks at the binary models it waits for (it reruns once they are all there)."""
 
 st.title("CAM explorer")
-state.init()
+state.init(base_config())
 p = page_pipeline()
 names, cfg, ss = list(p.class_names), p.config, st.session_state
 require_multiclass(p)

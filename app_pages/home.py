@@ -19,7 +19,7 @@ from repcam_core.models.backbones import BACKBONES
 from repcam_core.models.train import resolve_device
 
 st.title("RepCAM — representative-class CAM")
-state.init()
+state.init(base_config())
 st.write("Class activation maps that fuse the Grad-CAMs of a few binary models, one per "
          "*representative class* chosen from class similarity, over several layers.")
 

@@ -15,7 +15,7 @@ from repcam_app.exports import downloads, figure_files, png, table_png
 from repcam_app.figures import ablation_bars, pairwise_heatmap, per_class_bars, threshold_curves
 from repcam_app.jobs import registry
 from repcam_app.offload import results_job
-from repcam_app.resources import config_key, guard
+from repcam_app.resources import base_config, config_key, guard
 from repcam_app.widgets import READ_ONLY_NOTE, baseline_job, install_shipped, page_pipeline, progress_panel, submit
 from repcam_core.running.experiment import Experiment
 from repcam_core.figures import WIDTHS, charts
@@ -28,7 +28,7 @@ from repcam_core.running.pipeline import Pipeline
 from repcam_core.evaluation.tables import pairwise_table_csv
 
 st.title("Results")
-state.init()
+state.init(base_config())
 p = page_pipeline()
 cfg, names, ss = p.config, list(p.class_names), st.session_state
 CANDIDATES = list(dict.fromkeys([*DEFAULT_MODES, "All+A"]))

@@ -7,11 +7,12 @@ import streamlit as st
 
 from repcam_app import state
 from repcam_app.figures import ranked_bar, similarity_heatmap
+from repcam_app.resources import base_config
 from repcam_app.widgets import page_pipeline, require_similarity, session_clusters
 from repcam_core.method.clustering import reorder_by_clusters
 
 st.title("Class similarity B")
-state.init()
+state.init(base_config())
 st.caption("B[i, j] sums, over the training images of class i, the probability the multi-class model "
            "gives to class j (eq. 2): the more it confuses i with j, the more similar they are.")
 

@@ -122,7 +122,8 @@ def run(settings: Settings) -> Report:
         base = ["--modes", modes, "--quiet", "--json", "--device", "cpu", "--out", str(Path(a) / "out"), *extra]
         world_args = ["--dataset", "embedded"]
         if world:
-            from repcam_core.data.world import WorldConfig, generate_world
+            from repcam_core.data.world import WorldConfig
+            from repcam_core.data.world_files import generate_world
 
             generate_world(Path(a) / "world", WorldConfig(**world))
             world_args = ["--dataset", str(Path(a) / "world")]

@@ -55,7 +55,8 @@ def reference_fit(model, loader, epochs: int, lr: float, seed: int) -> None:
 
 def _world(root: Path, smoke: bool, width: int, height: int):
     from repcam_core.data.voc import VOCDataset
-    from repcam_core.data.world import WorldConfig, generate_world
+    from repcam_core.data.world import WorldConfig
+    from repcam_core.data.world_files import generate_world
 
     cfg = WorldConfig(n_families=2, classes_per_family=2, train_per_class=8 if smoke else 30,
                       val_per_class=1, width=width, height=height)

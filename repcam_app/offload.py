@@ -39,13 +39,17 @@ def worker(lane: str) -> Worker:
     return w
 
 
-def offloaded(p: Pipeline, task: Sequence[Any], local: Callable[[], Any]) -> Callable[[], Any]:
+def offloaded(p: Pipeline, task: Sequence[Any], local: Callable[[], Any], reload: bool = True) -> Callable[[], Any]:
     """A job function: ``task`` (see :data:`repcam_core.running.worker.TASKS`) in the worker process of the
-    job's lane when workers are on, then ``local()`` here (which loads what the task cached)."""
+    job's lane when workers are on, then ``local()`` here, which loads what the task cached (with
+    ``reload`` False, ``local()`` runs only when workers are off: the pages read the task's work
+    from the cache themselves)."""
 
     def run() -> Any:
         if settings.worker():
             worker(current_lane()).run(p.config, str(p.cache.root), task, report)
+            if not reload:
+                return None
         return local()
 
     return run
@@ -80,5 +84,5 @@ def results_job(p: Pipeline, modes: Sequence[str]) -> Job:
     from repcam_core.running.experiment import Experiment
 
     modes = list(modes)
-    return ("results:" + ",".join(modes), offloaded(p, ["run", *modes], lambda: Experiment(p).run(modes) and None),
-            f"evaluate {len(modes)} mode(s)")
+    return ("results:" + ",".join(modes), offloaded(p, ["run", *modes], lambda: Experiment(p).compute(modes) and None,
+                                                    reload=False), f"evaluate {len(modes)} mode(s)")

@@ -25,8 +25,8 @@ from repcam_app import settings, state
 from repcam_app.datasets import DatasetChoice, allowed_dirs, check_allowed, dataset_choices, entries_from_file, redact
 from repcam_app.jobs import ROUTED_PROGRESS
 from repcam_app.presets import app_config
-from repcam_core.storage.cache import ArtifactCache, default_cache_dir
-from repcam_core.running.config import RunConfig, config_from_data, config_hash, read_config_json
+from repcam_core.storage.cache import ArtifactCache, config_hash, default_cache_dir
+from repcam_core.running.config import RunConfig, config_from_data, read_config_json
 from repcam_core.errors import ConfigError, RepCAMError
 from repcam_core.running.pipeline import Pipeline
 

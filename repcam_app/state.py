@@ -6,9 +6,12 @@ Widget keys (``key=`` of a widget) are listed too so tests can click them by a s
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
+
+if TYPE_CHECKING:
+    from repcam_core.running.config import RunConfig
 
 # --- configuration chosen on the Home page (the base comes from REPCAM_APP_CONFIG)
 DATASET = "cfg_dataset"          # a dataset spec: "embedded", DIR or voc:DIR, pets:DIR, coco:DIR
@@ -107,15 +110,13 @@ PERSISTENT = (DATASET, BACKBONE, DEVICE, PRESET, KM_N, KM_SEED, KM_MIN, RULE, RU
 """Widget keys whose value must survive a visit to another page."""
 
 
-def init() -> None:
-    """Give every non-widget key its default once per session; config keys from the base config.
+def init(base: RunConfig) -> None:
+    """Give every non-widget key its default once per session; config keys from ``base`` (the
+    app's base configuration, :func:`repcam_app.resources.base_config`).
 
     Streamlit forgets a widget's key when a run does not draw that widget (another page is shown);
     re-assigning the value turns it into plain session state, so choices survive page changes.
     """
-    from repcam_app.resources import base_config
-
-    base = base_config()
     defaults = {DATASET: base.dataset, BACKBONE: base.backbone, DEVICE: base.device, PRESET: base.preset,
                 CLUSTERING: base.clustering,
                 **_DEFAULTS}

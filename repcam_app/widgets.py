@@ -11,7 +11,7 @@ from repcam_app import settings, state
 from repcam_app.jobs import Job, registry
 from repcam_app.offload import BASELINE_JOB, multiclass_job, results_job, similarity_job
 from repcam_app.resources import config_key, guard, pipeline, safe
-from repcam_core.running.config import config_hash
+from repcam_core.storage.cache import config_hash
 from repcam_core.data.sources import open_dataset
 from repcam_core.method.clusterers import cluster_classes
 from repcam_core.method.modes import comparison_classes, parse_mode

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from repcam_core.storage.cache import MANIFEST, ArtifactCache
-from repcam_core.running.config import SCHEMA_VERSION
+from repcam_core.storage.cache import MANIFEST, SCHEMA_VERSION, ArtifactCache
 from repcam_core.errors import CacheVersionError
 from repcam_core.storage.integrity import seal
 

@@ -13,7 +13,8 @@ from repcam_core.running.verify import verify_cache
 from repcam_core.cli import main
 from repcam_core.data.dataset import load_split
 from repcam_core.data.voc import VOCDataset
-from repcam_core.data.world import WorldConfig, ensure_default_world
+from repcam_core.data.world import WorldConfig
+from repcam_core.data.world_files import ensure_default_world
 
 SMALL = WorldConfig(n_families=2, classes_per_family=2, train_per_class=3, val_per_class=2, calib_per_class=1,
                     width=40, height=32)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from repcam_testing import tiny_config
-from repcam_core.running.config import config_hash
+from repcam_core.storage.cache import config_hash
 from repcam_core.running.experiment import Experiment
 from repcam_core.method.clusterers import cluster_classes
 from repcam_core.method.modes import parse_mode

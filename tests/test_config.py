@@ -7,7 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from repcam_core.running.config import RunConfig, TrainConfig, config_hash, paper_config
+from repcam_core.running.config import RunConfig, TrainConfig, paper_config
+from repcam_core.storage.cache import config_hash
 from repcam_core.errors import ConfigError
 
 

@@ -25,7 +25,8 @@ PAIRS = {(0, 1), (0, 2), (1, 3)}
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> Path:
     """One dataset directory shared by every cache (the data fingerprint includes mtimes)."""
-    from repcam_core.data.world import WorldConfig, generate_world
+    from repcam_core.data.world import WorldConfig
+    from repcam_core.data.world_files import generate_world
 
     return generate_world(tmp_path_factory.mktemp("exec") / "world", WorldConfig(**TINY_WORLD))
 

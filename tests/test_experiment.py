@@ -13,6 +13,7 @@ from repcam_core.running.experiment import Experiment
 from repcam_core.method.modes import parse_mode
 from repcam_core.evaluation.percent import pct
 from repcam_core.running.pipeline import Pipeline
+from repcam_core.running.wsss import evaluate_wsss
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +78,7 @@ def test_modes_out_of_range_fail_before_training(tmp_path):
 def test_wsss_evaluation_with_background_always_winning(exp):
     """bg_threshold 1.0: no map beats the background plane, so every pixel is predicted
     background: class IoUs are 0 and the background IoU is the share of background pixels."""
-    res = exp.evaluate_wsss("S-1+F", bg_threshold=1.0)
+    res = evaluate_wsss(exp, "S-1+F", bg_threshold=1.0)
     masks = exp.p.eval_split.masks
     valid = masks != 255
     bg_share = float(((masks == 0) & valid).sum()) / float(valid.sum())
@@ -87,10 +88,10 @@ def test_wsss_evaluation_with_background_always_winning(exp):
 
 
 def test_wsss_evaluation_is_between_extremes(exp):
-    low = exp.evaluate_wsss("S-1+A+F", bg_threshold=0.15)
+    low = evaluate_wsss(exp, "S-1+A+F", bg_threshold=0.15)
     assert 0 < low["miou"] <= 1 and len(low["iou"]) == exp.p.num_classes + 1
     with pytest.raises(ConfigError, match="background threshold"):
-        exp.evaluate_wsss("S-1+F", bg_threshold=2)
+        evaluate_wsss(exp, "S-1+F", bg_threshold=2)
 
 
 def test_a_result_that_reads_the_clusters_is_keyed_by_the_restarts_too(tmp_path):
@@ -105,3 +106,28 @@ def test_a_result_that_reads_the_clusters_is_keyed_by_the_restarts_too(tmp_path)
     assert base.mode_key(s1) != other.mode_key(s1)
     assert base.mode_key(baseline) == other.mode_key(baseline)
     assert base.mode_key(s1)["clusters"] == [3, 2]  # tiny_config's N and minimum size, nothing else
+
+
+def test_compute_caches_everything_the_table_reads_so_the_table_then_only_reads(tiny_pipeline, monkeypatch):
+    """What a worker process runs (``compute``) leaves the results and every protocol value in the
+    cache: afterwards ``cached`` assembles the same table as ``run`` with counting and protocol
+    computation disabled in this process (the server no longer computes the summary twice)."""
+    import repcam_core.running.experiment as mod
+
+    modes = ["Baseline", "S-1+F", "Ref-Whole"]
+    other = tiny_pipeline.config.with_(bootstrap=tiny_pipeline.config.bootstrap + 1)  # protocol values not cached yet
+    plan = Experiment(Pipeline(other, cache=tiny_pipeline.cache)).compute(modes)
+    assert [m.name for m in plan.modes] == modes
+
+    def refuse(*_a, **_k):
+        raise AssertionError("computed again after compute()")
+
+    monkeypatch.setattr(mod, "protocol_values", refuse)
+    monkeypatch.setattr(mod, "count_pixels", refuse)
+    monkeypatch.setattr(mod, "bootstrap_weights", refuse)
+    table = Experiment(Pipeline(other, cache=tiny_pipeline.cache)).cached(modes)
+    assert list(table.modes) == modes
+    assert set(table.protocols["protocols"]) == {"fixed", "calibrated", "auc"}
+    monkeypatch.undo()
+    again = Experiment(Pipeline(other, cache=tiny_pipeline.cache)).run(modes).to_json()
+    assert table.to_json()["protocols"] == again["protocols"]

@@ -38,7 +38,8 @@ def test_a_run_that_finds_everything_cached_never_imports_torch(tmp_path):
     stays well under a second, where importing torch alone takes one or two."""
     from repcam_testing import TINY_WORLD
 
-    from repcam_core.data.world import WorldConfig, generate_world
+    from repcam_core.data.world import WorldConfig
+    from repcam_core.data.world_files import generate_world
 
     world = generate_world(tmp_path / "world", WorldConfig(**TINY_WORLD))
     args = ["run", "--dataset", str(world), "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out"),

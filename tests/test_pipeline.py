@@ -135,9 +135,10 @@ def test_probe_head_starts_a_binary_model_that_already_separates_its_pair(tmp_pa
 
 def test_probe_features_pass_each_class_through_the_body_once_and_equal_the_pairs_own(tmp_path, monkeypatch):
     """Every binary model starts from the multi-class body, so the probe's input for pair (a, b)
-    is the concatenation of class a's and class b's features, computed once per class: three
-    pairs over three classes pass each class's images through the body once (not twice), and
-    what the probe gets equals the pooled features of the pair's own images."""
+    is the concatenation of class a's and class b's features, computed once per class while the
+    pipeline shares features: three pairs over three classes pass each class's images through the
+    body once (not twice), and what the probe gets equals the pooled features of the pair's own
+    images. Leaving the outermost ``sharing_features`` frees them; outside it a pair keeps nothing."""
     import copy
 
     import repcam_core.running.pipeline as mod
@@ -153,16 +154,45 @@ def test_probe_features_pass_each_class_through_the_body_once_and_equal_the_pair
         return real(model, head, images, device, batch_size)
 
     monkeypatch.setattr(mod, "pooled_features", counting)
-    for a, b in ((0, 1), (0, 2), (1, 2)):
-        p.binary_model(a, b)
-    assert sorted(calls) == sorted(len(p.single_label(c)) for c in (0, 1, 2))
-    model = replace_head(copy.deepcopy(p.multiclass_model()).cpu(), p.spec, 2, seed=0, zero=True)
-    head = get_module(model, p.spec.head)
-    shared = p._pair_features(model, head, 2, 0)
+    with p.sharing_features():
+        with p.sharing_features():  # nested (a pairwise table inside a run): the inner exit keeps them
+            for a, b in ((0, 1), (0, 2)):
+                p.binary_model(a, b)
+        p.binary_model(1, 2)
+        assert sorted(calls) == sorted(len(p.single_label(c)) for c in (0, 1, 2))
+        model = replace_head(copy.deepcopy(p.multiclass_model()).cpu(), p.spec, 2, seed=0, zero=True)
+        head = get_module(model, p.spec.head)
+        shared = p._pair_features(model, head, 2, 0)
+        assert len(calls) == 3  # served from what the three pairs computed
     own = pooled_features(model, head, p.train_split.images[torch.cat([p.single_label(2), p.single_label(0)])],
                           p.device)
-    assert len(calls) == 3  # served from what the three pairs computed
     torch.testing.assert_close(shared, own, rtol=1e-4, atol=1e-5)
+    assert p._probe_features is None  # freed with the outermost exit
+    p._pair_features(model, head, 2, 0)
+    p._pair_features(model, head, 2, 0)
+    assert len(calls) == 3 + 4  # outside: each pair computes its two classes again, and nothing is kept
+    assert p._probe_features is None
+
+
+def test_a_pipeline_fingerprints_each_split_once_when_decoding(tmp_path, monkeypatch):
+    """The decoded split's cache file is named by the split's fingerprint: the pipeline passes the
+    one it computed for its keys, so decoding (and a later check of the decoded files) hashes
+    no split again."""
+    from repcam_core.data.voc import VOCDataset
+
+    p = Pipeline(tiny_config(), cache=tmp_path / "cache")
+    p.dataset  # noqa: B018 - opened (and the world generated) before counting
+    seen: list[str] = []
+    real = VOCDataset.fingerprint
+
+    def counting(self, split):
+        seen.append(split)
+        return real(self, split)
+
+    monkeypatch.setattr(VOCDataset, "fingerprint", counting)
+    p.train_split, p.eval_split  # noqa: B018
+    p.check_decoded()
+    assert sorted(seen) == sorted({p.config.train_split, p.config.eval_split, *filter(None, [p.calibration_split_name])})
 
 
 def test_tempered_b_reads_more_similarity_off_the_diagonal(tiny_pipeline):

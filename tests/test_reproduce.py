@@ -58,7 +58,8 @@ def test_paper_tables_carry_the_published_figures():
 
 
 def test_reproduce_table2_end_to_end_from_the_cli(tmp_path, capsys):
-    from repcam_core.data.world import WorldConfig, generate_world
+    from repcam_core.data.world import WorldConfig
+    from repcam_core.data.world_files import generate_world
 
     world = generate_world(tmp_path / "voc", WorldConfig(n_families=3, classes_per_family=2, train_per_class=6,
                                                          val_per_class=2, width=40, height=32))

@@ -8,7 +8,8 @@ from pathlib import Path
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
-    from repcam_core.data.world import WorldConfig, generate_world
+    from repcam_core.data.world import WorldConfig
+    from repcam_core.data.world_files import generate_world
 
     fields = {k: getattr(args, k) for k in ("seed", "n_families", "classes_per_family", "train_per_class",
                                             "val_per_class", "calib_per_class") if getattr(args, k) is not None}

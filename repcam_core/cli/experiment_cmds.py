@@ -96,7 +96,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     write(out / "results.csv", res.to_csv())
     data = res.to_json()
     if args.eval == "wsss":
-        wsss = {m: exp.evaluate_wsss(m, args.bg_threshold) for m in res.modes}
+        from repcam_core.running.wsss import evaluate_wsss
+
+        wsss = {m: evaluate_wsss(exp, m, args.bg_threshold) for m in res.modes}
         data["wsss"] = {"bg_threshold": args.bg_threshold,
                         "miou": {m: pct(w["miou"]) for m, w in wsss.items()},
                         "per_class": {m: dict(zip(["background", *p.class_names], [pct(v) for v in w["iou"]]))

@@ -287,6 +287,7 @@ def load_split(
     cache_dir: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
     cache_root: Path | None = None,
+    fingerprint: str | None = None,
 ) -> Split:
     """Decode ``split`` of ``dataset`` at ``size x size`` (or read it from ``cache_dir``).
 
@@ -294,13 +295,14 @@ def load_split(
     listed in ``Split.skipped``; DatasetError if nothing is readable or the split is empty.
     ``progress(done, total)`` is called after each decoded image (not when read from cache).
     ``cache_root``: the cache ``cache_dir`` lives in (its quarantine and locks; default ``cache_dir``).
+    ``fingerprint``: the split's (names the cache file), when the caller already has it.
     """
     if size < 1:
         raise ConfigError(f"image size must be >= 1, got {size}")
     ids = dataset.split_ids(split)
     if not ids:
         raise DatasetError(f"split {split!r} of {dataset.root} lists no images")
-    path = cache_path(dataset, split, size, cache_dir) if cache_dir is not None else None
+    path = cache_path(dataset, split, size, cache_dir, fingerprint) if cache_dir is not None else None
     root = Path(cache_root if cache_root is not None else cache_dir) if cache_dir is not None else None
     if path is not None and path.is_file():
         cached = _load_cache(path, tuple(dataset.class_names), root)

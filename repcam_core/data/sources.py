@@ -62,7 +62,8 @@ def open_dataset(spec: str, cache_root: Path, world: Mapping[str, Any] | None = 
     kind, path = parse_dataset_spec(spec)
     if kind == EMBEDDED:
         from repcam_core.data.voc import VOCDataset
-        from repcam_core.data.world import WorldConfig, ensure_default_world
+        from repcam_core.data.world import WorldConfig
+        from repcam_core.data.world_files import ensure_default_world
 
         return VOCDataset(ensure_default_world(cache_root, WorldConfig.from_dict(dict(world or {}))))
     if kind == "coco":

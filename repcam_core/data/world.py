@@ -30,7 +30,7 @@ from typing import Any, Callable
 import numpy as np
 from PIL import Image
 
-from repcam_core.running.config import check_types
+from repcam_core.schema import check_types
 from repcam_core.data.palette import voc_palette
 from repcam_core.data.world_draw import (
     MAX_CLASSES_PER_FAMILY,
@@ -277,28 +277,8 @@ def text_files(config: WorldConfig) -> dict[str, str]:
     return out
 
 
-def generate_world(out_dir: str | Path, config: WorldConfig = WorldConfig()) -> Path:
-    """Write the world in the VOC 2012 layout under ``out_dir`` and return it.
-
-    Layout: ``JPEGImages/<id>.jpg``, ``SegmentationClass/<id>.png`` ('P' mode, VOC palette),
-    ``ImageSets/Segmentation/{train,val}.txt``, ``classes.txt``, ``world.json``.
-    Idempotent; atomic; DatasetError if ``out_dir`` holds other content.
-    """
-    from repcam_core.data.world_files import voc_complete, write_voc
-
-    return _write_atomically(Path(out_dir), config, voc_complete, lambda tmp: write_voc(tmp, config))
-
-
 def default_world_dir(cache_root: str | Path, config: WorldConfig = WorldConfig()) -> Path:
     return Path(cache_root) / "datasets" / f"world-{config.short_hash()}"
-
-
-def ensure_default_world(cache_root: str | Path, config: WorldConfig = WorldConfig()) -> Path:
-    """Generate the world under ``default_world_dir`` unless it is already there; damaged files
-    are re-rendered (:mod:`repcam_core.data.world_files`)."""
-    from repcam_core.data.world_files import ensure_world
-
-    return ensure_world(default_world_dir(cache_root, config), config, Path(cache_root), generate_world)
 
 
 # ----------------------------------------------------------------------------- COCO

@@ -21,8 +21,8 @@ import zlib
 from pathlib import Path
 from typing import Any, Callable
 
-from repcam_core.data.world import SPLITS, WorldConfig, _metadata, _read_json, split_ids, text_files, \
-    write_sample
+from repcam_core.data.world import (SPLITS, WorldConfig, _metadata, _read_json, _write_atomically, default_world_dir,
+                                    split_ids, text_files, write_sample)
 from repcam_core.errors import IntegrityWarning
 from repcam_core.storage.integrity import (
     TMP_MARK,
@@ -196,3 +196,19 @@ def _restamp(path: Path, data: bytes, record: list[Any]) -> bool:
         return False
     os.utime(path, ns=(path.stat().st_atime_ns, mtime_ns))  # same bytes, same fingerprint: nothing to recompute
     return True
+
+
+def generate_world(out_dir: str | Path, config: WorldConfig = WorldConfig()) -> Path:
+    """Write the world in the VOC 2012 layout under ``out_dir`` and return it.
+
+    Layout: ``JPEGImages/<id>.jpg``, ``SegmentationClass/<id>.png`` ('P' mode, VOC palette),
+    ``ImageSets/Segmentation/{train,val}.txt``, ``classes.txt``, ``world.json``.
+    Idempotent; atomic; DatasetError if ``out_dir`` holds other content.
+    """
+    return _write_atomically(Path(out_dir), config, voc_complete, lambda tmp: write_voc(tmp, config))
+
+
+def ensure_default_world(cache_root: str | Path, config: WorldConfig = WorldConfig()) -> Path:
+    """Generate the world under ``default_world_dir`` unless it is already there; damaged files
+    are re-rendered (:mod:`repcam_core.data.world_files`)."""
+    return ensure_world(default_world_dir(cache_root, config), config, Path(cache_root), generate_world)

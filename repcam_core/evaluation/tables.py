@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from repcam_core.running.experiment import Results
+from repcam_core.evaluation.results import Results
 from repcam_core.evaluation.percent import fraction_fmt
 
 

@@ -12,8 +12,8 @@ names its weights source:
 
 Whatever the source, a file that cannot be used (truncated, not a state dict, another model's
 keys or shapes) raises :class:`WeightsFileError`, one line naming the file; the load is strict.
-This module imports neither torch nor the backbone registry at import time (the registry
-imports it).
+This module imports neither torch nor the backbone registry (the registry imports it): it reads a
+spec through :class:`NamedWeights`, the two fields it needs.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol
 
 from repcam_core.errors import WeightsFileError, WeightsNotFoundError
 
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from repcam_core.models.backbones import BackboneSpec
 
 StateDict = Mapping[str, Any]
 
@@ -120,13 +119,24 @@ class PackagedWeights:
 WeightsSource = TorchvisionWeights | PackagedWeights
 
 
-def weights_path(spec: BackboneSpec) -> Path | None:
+class NamedWeights(Protocol):
+    """What this module reads of a backbone's spec (:class:`~repcam_core.models.backbones.BackboneSpec`
+    has both fields)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def weights(self) -> WeightsSource | None: ...
+
+
+def weights_path(spec: NamedWeights) -> Path | None:
     """Where ``spec``'s ImageNet weights are expected, or None if it has none (or the package that
     ships them is not installed)."""
     return None if spec.weights is None else spec.weights.path()
 
 
-def load_imagenet_state(spec: BackboneSpec) -> dict[str, torch.Tensor]:
+def load_imagenet_state(spec: NamedWeights) -> dict[str, torch.Tensor]:
     """The ImageNet state dict of ``spec`` under the model's own keys, read with
     ``weights_only=True`` (no unpickling of code)."""
     import torch
@@ -151,7 +161,7 @@ def load_imagenet_state(spec: BackboneSpec) -> dict[str, torch.Tensor]:
                                f"place in the model") from None
 
 
-def load_imagenet(model: nn.Module, spec: BackboneSpec) -> nn.Module:
+def load_imagenet(model: nn.Module, spec: NamedWeights) -> nn.Module:
     """Load ``spec``'s ImageNet weights into ``model`` (in place, strict: every key of the file and
     of the model matched, shapes equal), or raise :class:`WeightsFileError` naming the file."""
     state = load_imagenet_state(spec)
@@ -180,7 +190,7 @@ class WeightsStatus:
     origin: str = ""
 
 
-def weights_status(specs: Iterable[BackboneSpec]) -> list[WeightsStatus]:
+def weights_status(specs: Iterable[NamedWeights]) -> list[WeightsStatus]:
     """One row per backbone of ``specs``: is its ImageNet file present locally, and how to get it."""
     rows = []
     for spec in specs:

@@ -8,16 +8,13 @@ traced back to (and rebuilt from) its configuration.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
 from repcam_core.errors import ConfigError
-
-SCHEMA_VERSION = 1
-"""Bumped whenever an artifact's on-disk format or meaning changes."""
+from repcam_core.schema import check_types
 
 BinaryInit = Literal["imagenet", "multiclass", "scratch"]
 SCHEDULES = ("plateau", "onecycle")
@@ -170,6 +167,18 @@ class RunConfig:
         """Backbone of the multi-class model that builds B (the paper uses VGG-19)."""
         return self.similarity_backbone or self.backbone
 
+    def clustering_options(self) -> dict[str, Any]:
+        """The clustering options that differ from the defaults, algorithm first: ``{"algorithm":
+        name, "restarts": n}`` or part of it. The keys of clusters and of the results read from them
+        carry these (a default is left out, so caches written before the option existed stay valid)."""
+        defaults = RunConfig.__dataclass_fields__
+        out: dict[str, Any] = {}
+        if self.clustering != defaults["clustering"].default:
+            out["algorithm"] = self.clustering
+        if self.cluster_restarts != defaults["cluster_restarts"].default:
+            out["restarts"] = self.cluster_restarts
+        return out
+
     def with_(self, **changes: Any) -> "RunConfig":
         """A copy with some fields changed (``train`` may be given as a dict of its fields)."""
         if isinstance(changes.get("train"), Mapping):
@@ -262,65 +271,9 @@ def preset_config(name: str, **overrides: Any) -> RunConfig:
     return makers[name](**overrides)
 
 
-def config_hash(data: Mapping[str, Any]) -> str:
-    """Stable short hash of a JSON-able mapping (the cache key of an artifact)."""
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def _check(ok: bool, message: str) -> None:
     if not ok:
         raise ConfigError(message)
-
-
-def check_types(cls: type, data: Mapping[str, Any], prefix: str = "") -> None:
-    """ConfigError naming the first field of dataclass ``cls`` whose value in ``data`` has the wrong
-    JSON type (a string where a number belongs, ...); unknown keys are left to the caller."""
-    import typing
-
-    hints = typing.get_type_hints(cls)
-    for name, value in data.items():
-        if name in hints and not _fits(value, hints[name]):
-            raise ConfigError(f"configuration key '{prefix}{name}' must be {_describe(hints[name])}, got {value!r}")
-
-
-def _fits(value: Any, hint: Any) -> bool:
-    import collections.abc
-    import types
-    import typing
-
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if hint is type(None):
-        return value is None
-    if origin is Literal:
-        return value in args
-    if origin in (typing.Union, types.UnionType):
-        return any(_fits(value, a) for a in args)
-    if origin in (collections.abc.Mapping, dict) or hint in (Mapping, dict):
-        return isinstance(value, Mapping)
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is str:
-        return isinstance(value, str)
-    if dataclasses.is_dataclass(hint):
-        return isinstance(value, (hint, Mapping))
-    return True
-
-
-def _describe(hint: Any) -> str:
-    import typing
-
-    args = typing.get_args(hint)
-    if typing.get_origin(hint) is Literal:
-        return "one of " + ", ".join(repr(a) for a in args)
-    if args and any(a is type(None) for a in args):
-        return " or ".join(_describe(a) for a in args if a is not type(None)) + " or null"
-    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
-    return names.get(hint, "a JSON object")
 
 
 def read_config_json(path: str | Path, what: str = "configuration file") -> Any:

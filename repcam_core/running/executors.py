@@ -13,23 +13,12 @@ Ray is an optional extra (``pip install 'ray[default]'``), imported only when us
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Sequence
 
 from repcam_core.errors import ConfigError
+from repcam_core.running.experiment import Executor, Experiment, Pair
 
-if TYPE_CHECKING:  # pragma: no cover
-    from repcam_core.running.experiment import Experiment
-
-Pair = tuple[int, int]
 EXECUTORS = ("local", "ray")
-
-
-class Executor(Protocol):
-    """Runs pair tasks; calls ``step(1)`` as each pair finishes."""
-
-    label: str
-
-    def run_pairs(self, experiment: "Experiment", pairs: Sequence[Pair], step: Callable[[int], None]) -> None: ...
 
 
 class LocalExecutor:
@@ -37,7 +26,7 @@ class LocalExecutor:
 
     label = "local"
 
-    def run_pairs(self, experiment: "Experiment", pairs: Sequence[Pair], step: Callable[[int], None]) -> None:
+    def run_pairs(self, experiment: Experiment, pairs: Sequence[Pair], step: Callable[[int], None]) -> None:
         for a, b in pairs:
             experiment.pair_all_maps(a, b)
             step(1)
@@ -50,7 +39,6 @@ def pair_task(config: dict[str, Any], cache_root: str, a: int, b: int, threads: 
     import torch
 
     from repcam_core.running.config import RunConfig
-    from repcam_core.running.experiment import Experiment
     from repcam_core.running.pipeline import Pipeline
 
     if hook is not None:
@@ -103,7 +91,7 @@ class RayExecutor:
                                   f"{exc}") from exc
         return ray
 
-    def run_pairs(self, experiment: "Experiment", pairs: Sequence[Pair], step: Callable[[int], None]) -> None:
+    def run_pairs(self, experiment: Experiment, pairs: Sequence[Pair], step: Callable[[int], None]) -> None:
         import torch
 
         p = experiment.p

@@ -12,46 +12,49 @@ running a model again.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 import numpy as np
 from safetensors.numpy import load_file as load_np
 
-from repcam_core.running.config import RunConfig
 from repcam_core.errors import ConfigError
-from repcam_core.running.maps import MapStore, map_size
-from repcam_core.method.clusterers import DEFAULT_CLUSTERING
-
-from repcam_core.storage.integrity import save_arrays
-from repcam_core.method.feasibility import (ModePlan, Setting, check, cluster_sizes, plan_modes, random_count,
-                                            rank_positions)
-from repcam_core.method.modes import Mode, comparison_classes, parse_mode
-from repcam_core.method.selection import RANK_A
-from repcam_core.running.pipeline import Pipeline
+from repcam_core.evaluation.protocols import (CURVE, ImageCounts, ProtocolValues, bootstrap_weights, count_pixels,
+                                              curve_with, protocol_values, summarise, with_auc_of)
 from repcam_core.evaluation.reference import reference_counts, reference_key, reference_map
-from repcam_core.evaluation.protocols import (CURVE, ImageCounts, ProtocolValues, bootstrap_weights, count_pixels, curve_with,
-                                   protocol_values, summarise, with_auc_of)
 from repcam_core.evaluation.results import ModeResult, Results, aggregate_seeds
+from repcam_core.method.feasibility import ModePlan, random_count
+from repcam_core.method.modes import Mode, parse_mode
+from repcam_core.method.selection import RANK_A
+from repcam_core.running.maps import MapStore, map_size
+from repcam_core.running.pipeline import Pipeline
+from repcam_core.running.selection import ModeSelection
+from repcam_core.storage.integrity import save_arrays
 
 if TYPE_CHECKING:  # torch is imported where maps are fused or counted: a run that finds every
     import torch    # result in the cache never imports it (a warm run stays fast)
 
-DEFAULT_RESTARTS = RunConfig.cluster_restarts
-"""Improved k-means restarts of the default configuration: its result keys omit them (earlier caches stay valid)."""
+Pair = tuple[int, int]
 RESULTS_VERSION = 2
 """Bumped when a cached mode result changes meaning (2: per-image counts on a 201-point grid)."""
 
 
-class Experiment:
+class Executor(Protocol):
+    """Runs pair tasks (:meth:`Experiment.pair_all_maps` of each pair); calls ``step(1)`` as each
+    pair finishes. :mod:`repcam_core.running.executors` has this process's and Ray's."""
+
+    label: str
+
+    def run_pairs(self, experiment: Experiment, pairs: Sequence[Pair], step: Callable[[int], None]) -> None: ...
+
+
+class Experiment(ModeSelection):
     """Computes, caches and evaluates maps for the modes of one configuration."""
 
     def __init__(self, pipeline: Pipeline, thresholds: Sequence[float] | None = None,
-                 executor: Any = None) -> None:
-        self.p = pipeline
+                 executor: Executor | None = None) -> None:
+        """``executor``: where pair tasks run (:mod:`repcam_core.running.executors`; None: here)."""
+        super().__init__(pipeline)
         self.maps = MapStore(pipeline)
         self._executor = executor
         self._weights: list[np.ndarray] | None = None
@@ -91,55 +94,16 @@ class Experiment:
                                                    for a, b in (p, p[::-1])))
         if not todo:
             return
-        from repcam_core.running.executors import LocalExecutor
-
-        executor = self._executor or LocalExecutor()
-        desc = "binary models (train + maps)" + ("" if executor.label == "local" else f" on {executor.label}")
-        with self.p.progress.task(desc, len(todo)) as step:
-            executor.run_pairs(self, todo, step)
-
-    # ------------------------------------------------------- selection
-    @property
-    def setting(self) -> Setting:
-        """What this configuration offers the modes (:mod:`repcam_core.method.feasibility`)."""
-        cfg = self.p.config
-        return Setting(self.p.num_classes, cfg.n_clusters, cfg.min_cluster_size, cfg.n_random,
-                       calibration=self.p.calibration_split_name is not None)
-
-    def plan(self, modes: Sequence[str | Mode], optional: Sequence[str] = ()) -> ModePlan:
-        """The modes this dataset runs, each one's adaptation and why any of ``optional`` (modes that
-        came from a group) is left out; a refused mode not in ``optional`` raises ModeRefused (a
-        ConfigError), before any training."""
-        C = self.p.num_classes
-        if C < 2:
-            raise ConfigError(f"the dataset has {C} class(es); at least 2 are needed")
-        parsed = [m if isinstance(m, Mode) else parse_mode(m) for m in modes]
-        return plan_modes(parsed, self.setting, {parse_mode(m).name for m in optional})
-
-    def needs(self, modes: Sequence[Mode]) -> None:
-        """Fail fast, before any training, when a mode cannot run on this dataset."""
-        self.plan(modes)
-
-    @property
-    def cluster_sizes(self) -> tuple[int, int]:
-        """(N, minimum size) S-k runs with here (:func:`repcam_core.method.feasibility.cluster_sizes`)."""
-        return cluster_sizes(self.p.config.n_clusters, self.p.config.min_cluster_size, self.p.num_classes)
-
-    def adapted(self, mode: Mode) -> Mode:
-        """``mode`` as it runs here: Rank's positions scaled to the classes there are."""
-        if mode.kind == "rank":
-            return replace(mode, positions=rank_positions(tuple(mode.positions or ()), self.p.num_classes))
-        return mode
-
-    def comparisons(self, mode: Mode, pairwise: np.ndarray | None = None) -> dict[int, list[int]]:
-        """Representative classes per target class for ``mode`` (as adapted to this dataset)."""
-        C, cfg = self.p.num_classes, self.p.config
-        check(mode, self.setting)
-        B = self.p.similarity() if mode.needs_similarity else None
-        labels = self.p.clustering().labels if mode.needs_clustering else None
-        mode = self.adapted(mode)
-        return {c: comparison_classes(mode, c, B=B, cluster_labels=labels, pairwise=pairwise, num_classes=C,
-                                      n=random_count(cfg.n_random, C), seed=cfg.seed) for c in range(C)}
+        executor = self._executor
+        desc = "binary models (train + maps)" + ("" if executor is None or executor.label == "local"
+                                                 else f" on {executor.label}")
+        with self.p.progress.task(desc, len(todo)) as step, self.p.sharing_features():
+            if executor is None:  # this process, one pair after another
+                for a, b in todo:
+                    self.pair_all_maps(a, b)
+                    step(1)
+            else:
+                executor.run_pairs(self, todo, step)
 
     def prepare(self, mode: Mode) -> dict[int, list[int]]:
         """The mode's comparison classes, with every binary model and pair map it reads in the cache."""
@@ -231,9 +195,8 @@ class Experiment:
             return {**common, "data": {k: v for k, v in self.p.data_key.items() if k != "train"}, **reference_key(mode)}
         key = {"multiclass": self.p.multiclass_key(), "binary": self.p.binary_key(0, 1) if mode.needs_binary else None,
                "similarity": self.p.similarity_key() if mode.needs_similarity else None,
-               "clusters": ([*self.cluster_sizes]
-                            + ([cfg.clustering] if cfg.clustering != DEFAULT_CLUSTERING else [])  # old keys stay
-                            + ([f"restarts={cfg.cluster_restarts}"] if cfg.cluster_restarts != DEFAULT_RESTARTS else [])
+               "clusters": ([*self.cluster_sizes, *(v if k == "algorithm" else f"{k}={v}"
+                                                     for k, v in cfg.clustering_options().items())]
                             if mode.needs_clustering else None),
                "n_random": random_count(cfg.n_random, self.p.num_classes) if mode.kind == "random" else None,
                "method": cfg.cam_method, **common}
@@ -359,6 +322,11 @@ class Experiment:
         ``Results.not_run``; adapted settings are reported in ``Results.adapted``. The Baseline is
         evaluated too (for the paired comparisons) even when not asked for, except in a run of
         reference maps only, which trains nothing (it then compares with a cached Baseline)."""
+        plan, results, baseline = self._compute(modes, optional)
+        return self._results(results, baseline, plan)
+
+    def _compute(self, modes: Sequence[str | Mode],
+                 optional: Sequence[str]) -> tuple[ModePlan, dict[str, ModeResult], ModeResult | None]:
         plan = self.plan(modes, optional)
         parsed = list(plan.modes)
         base = parse_mode("Baseline")
@@ -373,7 +341,15 @@ class Experiment:
             self.pairwise()
         results = {m.name: self.evaluate_mode(m) for m in parsed}
         baseline = results.get("Baseline") or (self.evaluate_mode(base) if compare else None)
-        return self._results(results, baseline, plan)
+        return plan, results, baseline
+
+    def compute(self, modes: Sequence[str | Mode], optional: Sequence[str] = ()) -> ModePlan:
+        """Everything :meth:`run`'s table reads, into the cache (models, maps, results and each
+        mode's protocol values), without assembling the table: what a worker process runs, so that
+        the server then only reads (:meth:`cached`). Returns the plan."""
+        plan, results, baseline = self._compute(modes, optional)
+        self.all_protocol_values(results, baseline)
+        return plan
 
     def _results(self, results: dict[str, ModeResult], baseline: ModeResult | None,
                  plan: ModePlan | None = None) -> Results:
@@ -399,12 +375,6 @@ class Experiment:
         baseline = results.get("Baseline") or (self.evaluate_mode(parse_mode("Baseline"))
                                                 if self.has_result("Baseline") else None)
         return self._results(results, baseline, plan)
-
-    def evaluate_wsss(self, mode: Mode | str, bg_threshold: float = 0.15) -> dict[str, Any]:
-        """The WSSS convention (:func:`repcam_core.running.wsss.evaluate_wsss`), from the same cached maps."""
-        from repcam_core.running.wsss import evaluate_wsss
-
-        return evaluate_wsss(self, mode, bg_threshold)
 
 
 __all__ = ["Experiment", "Results", "ModeResult", "map_size", "RANK_A", "aggregate_seeds"]

@@ -2,58 +2,56 @@
 
 A :class:`Pipeline` is built from one :class:`RunConfig`. Every artifact it produces is looked up
 in the :class:`ArtifactCache` by the configuration subset that determines it, so the CLI and the
-app share work, and an interrupted run resumes where it stopped. Map computation and evaluation
-live in :mod:`repcam_core.running.experiment`.
+app share work, and an interrupted run resumes where it stopped. The data side (dataset, splits,
+fingerprints, data key) is :class:`~repcam_core.running.pipeline_data.PipelineData`, its base; map
+computation and evaluation live in :mod:`repcam_core.running.experiment`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import threading
 from collections import OrderedDict
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
-from repcam_core.storage.cache import ArtifactCache
-from repcam_core.running.config import RunConfig
-from repcam_core.data.sources import dataset_pending, open_dataset
-from repcam_core.errors import ConfigError, DatasetError, UnknownNameError
-from repcam_core.method.clusterers import DEFAULT_CLUSTERING, cluster_classes
+from repcam_core.errors import ConfigError
+from repcam_core.method.clusterers import cluster_classes
 from repcam_core.method.clustering import ClusterResult
 from repcam_core.method.feasibility import cluster_sizes
 from repcam_core.method.similarity import similarity_matrix
 from repcam_core.models.backbones import BACKBONES, BackboneSpec, create_model, get_module, replace_head
 from repcam_core.models.store import load_model as _load_model, save_model as _save_model, train_log  # noqa: F401
-from repcam_core.running.prebuilt import Prebuilt, fill as fill_prebuilt, resolve as resolve_prebuilt
-from repcam_core.running.progress import NullProgress, Progress
 from repcam_core.models.train import (PROBE_FEATURES_BYTES, FeatureMemo, fit, fit_probe, pooled_features,
-                               predict_proba, resolve_device)
+                                      predict_proba, resolve_device)
+from repcam_core.running.config import RunConfig
+from repcam_core.running.pipeline_data import PipelineData
+from repcam_core.running.prebuilt import Prebuilt, fill as fill_prebuilt, resolve as resolve_prebuilt
+from repcam_core.running.progress import Progress
+from repcam_core.storage.cache import ArtifactCache
 
 if TYPE_CHECKING:  # torch is imported where data is decoded or a model is used: a run that finds
     import torch    # everything in the cache (keys, results, protocols) never imports it
     from torch import nn
 
-    from repcam_core.data.dataset import Split
-
 MAX_RESIDENT_MODELS = 8
 """Binary models kept in memory at once (least recently used ones are dropped)."""
 
 
-class Pipeline:
+class Pipeline(PipelineData):
     """Everything one configuration needs, computed lazily and cached on disk."""
 
     def __init__(self, config: RunConfig, cache: ArtifactCache | str | Path | None = None,
                  progress: Progress | None = None, prebuilt: Prebuilt | bool | None = None) -> None:
         """``prebuilt``: install shipped artifacts that match (:mod:`repcam_core.running.prebuilt`; None: as
         ``$REPCAM_PREBUILT`` says, False: train everything here)."""
-        self.config = config
+        super().__init__(config, cache if isinstance(cache, ArtifactCache) else ArtifactCache(cache), progress)
         self.prebuilt = resolve_prebuilt(prebuilt)
-        self.cache = cache if isinstance(cache, ArtifactCache) else ArtifactCache(cache)
-        self.progress: Progress = progress or NullProgress()
         self.spec: BackboneSpec = BACKBONES.get(config.backbone)
         BACKBONES.get(config.sim_backbone)
         from repcam_core.cam.methods import CAM_METHODS
@@ -63,8 +61,8 @@ class Pipeline:
             self.device  # noqa: B018 - asking for CUDA without one fails here, at once
         self._models: OrderedDict[str, nn.Module] = OrderedDict()
         self._lock = threading.RLock()
-        self._probe_features = FeatureMemo(PROBE_FEATURES_BYTES)
-        self._fingerprints: dict[str, str] = {}
+        self._probe_features: FeatureMemo | None = None  # while sharing_features() holds
+        self._sharing = 0
 
     @cached_property
     def device(self) -> torch.device:
@@ -76,149 +74,6 @@ class Pipeline:
 
             torch.backends.cudnn.benchmark = True
         return device
-
-    # ----------------------------------------------------------------- data
-    @cached_property
-    def dataset(self):
-        return open_dataset(self.config.dataset, self.cache.root, self.config.world)
-
-    @property
-    def dataset_pending(self) -> bool:
-        """Whether opening the dataset would first generate the embedded world (one ``stat``)."""
-        return "dataset" not in self.__dict__ and dataset_pending(self.config.dataset, self.cache.root,
-                                                                   self.config.world)
-
-    @property
-    def class_names(self) -> tuple[str, ...]:
-        names = tuple(self.dataset.class_names)
-        return names if self.class_subset is None else tuple(names[c] for c in self.class_subset)
-
-    @cached_property
-    def class_subset(self) -> list[int] | None:
-        """Dataset class indices this configuration uses (None: all of them); see RunConfig.classes."""
-        spec = self.config.classes.strip()
-        if not spec:
-            return None
-        names = list(self.dataset.class_names)
-        if spec == "auto":
-            counts = self._split(self.config.train_split, subset=False).single_label_counts()
-            keep = [c for c, n in enumerate(counts) if n > 0]
-        else:
-            wanted = [n.strip() for n in spec.split(",") if n.strip()]
-            unknown = [n for n in wanted if n not in names]
-            if unknown:
-                raise UnknownNameError(f"unknown class(es) {', '.join(map(repr, unknown))}; the dataset has: "
-                                       f"{', '.join(names)}")
-            keep = [names.index(n) for n in dict.fromkeys(wanted)]
-        if len(keep) < 2:
-            raise DatasetError(f"--classes {spec!r} leaves {len(keep)} class(es) of {self.dataset.root}; "
-                               f"at least 2 are needed")
-        return keep
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-    def _split(self, name: str, subset: bool = True) -> Split:
-        from repcam_core.data.dataset import load_split
-
-        with self.progress.task(f"decoding {name} images", 1) as step:
-            split = load_split(self.dataset, name, self.config.image_size, cache_dir=self.cache.root / "decoded",
-                               cache_root=self.cache.root)
-            step(1)
-        return split.subset(self.class_subset) if subset and self.class_subset is not None else split
-
-    def decode(self, split: str) -> None:
-        """Decode ``split`` into the cache now, without keeping it (for another process's work)."""
-        self._split(split, subset=False)
-
-    def check_decoded(self) -> None:
-        """Check the decoded files of the training, evaluation and calibration splits (torch-free);
-        a damaged one is decoded again now (with the warning that names it). What a run calls when
-        it finds every result in the cache and so decodes nothing itself."""
-        from repcam_core.data.decoded_files import cache_path, intact
-
-        names = [self.config.train_split, self.config.eval_split, self.calibration_split_name]
-        for name in dict.fromkeys(n for n in names if n):
-            path = cache_path(self.dataset, name, self.config.image_size, self.cache.root / "decoded",
-                              self.fingerprint(name))
-            if not intact(path):
-                self._split(name, subset=False)
-
-    @cached_property
-    def train_split(self) -> Split:
-        return self._split(self.config.train_split)
-
-    @cached_property
-    def eval_split(self) -> Split:
-        return self._split(self.config.eval_split)
-
-    @cached_property
-    def calibration_split_name(self) -> str | None:
-        """Where the calibrated protocol picks thresholds (None: off); see data/calibration.py."""
-        from repcam_core.data.calibration import resolve_calibration_split
-        from repcam_core.data.sources import parse_dataset_spec
-
-        kind = parse_dataset_spec(self.config.dataset)[0]
-        return resolve_calibration_split(self.dataset, kind, self.config.eval_split, self.config.calibration_split)
-
-    @cached_property
-    def calibration_split(self) -> Split | None:
-        name = self.calibration_split_name
-        return None if name is None else self._split(name)
-
-    def split(self, role: str) -> Split:
-        """The ``"eval"`` split or the ``"calib"`` (calibration) split."""
-        if role == "eval":
-            return self.eval_split
-        if role == "calib" and self.calibration_split is not None:
-            return self.calibration_split
-        raise ConfigError(f"no {role!r} split in this configuration")
-
-    def split_name(self, role: str) -> str:
-        name = self.config.eval_split if role == "eval" else self.calibration_split_name
-        if name is None:
-            raise ConfigError(f"no {role!r} split in this configuration")
-        return name
-
-    def split_fingerprint(self, role: str) -> str:
-        """The dataset's fingerprint of the ``role`` split (computed once per pipeline)."""
-        return self.fingerprint(self.split_name(role))
-
-    def fingerprint(self, split: str) -> str:
-        """The dataset's fingerprint of ``split``, computed once per pipeline."""
-        if split not in self._fingerprints:
-            self._fingerprints[split] = self.dataset.fingerprint(split)
-        return self._fingerprints[split]
-
-    @cached_property
-    def data_key(self) -> dict[str, Any]:
-        """Identity of the data every artifact depends on."""
-        ds = self.dataset
-        return {
-            "dataset": self.config.dataset if self.config.dataset == "embedded" else str(ds.root),
-            "world": dict(self.config.world),
-            "train": [self.config.train_split, self.fingerprint(self.config.train_split)],
-            "eval": [self.config.eval_split, self.fingerprint(self.config.eval_split)],
-            "classes": list(self.class_names),
-            "image_size": self.config.image_size,
-        }
-
-    def single_label(self, c: int) -> torch.Tensor:
-        """Indices of training images whose only label is class ``c``."""
-        return self.train_split.single_label_indices(c)
-
-    def check_training_data(self, classes: list[int] | None = None) -> None:
-        """Raise DatasetError naming every class (of ``classes``) without single-label training images."""
-        classes = list(range(self.num_classes)) if classes is None else classes
-        empty = [self.class_names[c] for c in classes if len(self.single_label(c)) == 0]
-        if empty:
-            raise DatasetError(f"no single-label training images for class(es): {', '.join(empty)} "
-                               f"(split {self.config.train_split!r} of {self.dataset.root})")
-
-    def eval_indices(self, c: int) -> torch.Tensor:
-        """Indices of evaluation images that contain class ``c``."""
-        return self.eval_split.class_indices(c)
 
     # -------------------------------------------------------------- models
     def _train_key(self, binary: bool) -> dict[str, Any]:
@@ -237,12 +92,6 @@ class Pipeline:
             key["schedule"] = t.schedule
         return key
 
-    @property
-    def train_holdout(self) -> float:
-        """Share of each class's single-label training images no model trains on (only B reads
-        them): ``similarity_holdout`` when ``holdout_scope`` is "all", else 0."""
-        return self.config.similarity_holdout if self.config.holdout_scope == "all" else 0.0
-
     def multiclass_key(self, backbone: str | None = None, holdout: float | None = None) -> dict[str, Any]:
         holdout = self.train_holdout if holdout is None else holdout
         key = {"data": self.data_key, "backbone": backbone or self.config.backbone,
@@ -250,22 +99,6 @@ class Pipeline:
         if holdout > 0:
             key["holdout"] = holdout
         return key
-
-    def holdout_split(self, c: int, holdout: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """Class ``c``'s single-label training images split into (fit, held out), the held-out
-        share ``holdout`` drawn with the configuration's seed (at least one image on each side
-        when the class has two or more; with one image both sides use it)."""
-        idx = self.single_label(c)
-        if holdout <= 0 or len(idx) == 0:
-            return idx, idx
-        if len(idx) == 1:
-            return idx, idx
-        import torch
-
-        g = torch.Generator().manual_seed(self.config.seed * 1000 + c)
-        perm = idx[torch.randperm(len(idx), generator=g)]
-        n_out = min(len(idx) - 1, max(1, round(holdout * len(idx))))
-        return perm[n_out:], perm[:n_out]
 
     def binary_key(self, a: int, b: int) -> dict[str, Any]:
         a, b = sorted((a, b))
@@ -350,8 +183,9 @@ class Pipeline:
     def _pair_features(self, model: nn.Module, head: nn.Module, a: int, b: int) -> torch.Tensor:
         """The probe's input for pair (a, b): ``model``'s pooled features [n_a + n_b, D] of the pair's
         training images, class a's first. Binary models initialised from the multi-class model (or
-        from ImageNet) all start from the same body, so each class's are computed once per pipeline
-        (a pairwise run would otherwise pass every training image through that body C - 1 times)."""
+        from ImageNet) all start from the same body, so within :meth:`sharing_features` each class's
+        are computed once (a pairwise run would otherwise pass every training image through that
+        body C - 1 times)."""
         import torch
 
         shared = self.config.train.binary_init in ("multiclass", "imagenet")
@@ -360,8 +194,26 @@ class Pipeline:
             images = self.train_split.images[self.holdout_split(c, self.train_holdout)[0]]
             return pooled_features(model, head, images, self.device)
 
-        return torch.cat([self._probe_features.get(c, lambda c=c: compute(c)) if shared else compute(c)
-                          for c in (a, b)])
+        memo = self._probe_features if shared else None
+        return torch.cat([memo.get(c, lambda c=c: compute(c)) if memo is not None else compute(c) for c in (a, b)])
+
+    @contextlib.contextmanager
+    def sharing_features(self) -> Iterator[None]:
+        """Within it, binary models share each class's probe features (:meth:`_pair_features`, at
+        most ``PROBE_FEATURES_BYTES``); on leaving the outermost one they are freed. Runs that train
+        many pairs hold it (:meth:`repcam_core.running.experiment.Experiment.ensure_pairs`); a lone
+        binary model computes its two classes' features and keeps nothing."""
+        with self._lock:
+            self._sharing += 1
+            if self._probe_features is None:
+                self._probe_features = FeatureMemo(PROBE_FEATURES_BYTES)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._sharing -= 1
+                if self._sharing == 0:
+                    self._probe_features = None
 
     def has_binary(self, a: int, b: int) -> bool:
         return self.cache.has("binary", self.binary_key(a, b))
@@ -414,11 +266,8 @@ class Pipeline:
                                         lambda p: np.array(json.loads((p / "similarity.json").read_text())["B"]))
 
     def clustering_key(self, n_clusters: int, min_size: int, seed: int) -> dict[str, Any]:
-        key = {"similarity": self.similarity_key(), "n": n_clusters, "min_size": min_size, "seed": seed,
-               "restarts": self.config.cluster_restarts}
-        if self.config.clustering != DEFAULT_CLUSTERING:  # the default keeps the keys of earlier caches
-            key["algorithm"] = self.config.clustering
-        return key
+        return {"similarity": self.similarity_key(), "n": n_clusters, "min_size": min_size, "seed": seed,
+                "restarts": self.config.cluster_restarts, **self.config.clustering_options()}
 
     def clustering(self, n_clusters: int | None = None, min_size: int | None = None,
                    seed: int | None = None) -> ClusterResult:

@@ -175,7 +175,7 @@ def _do(pipelines: dict, request: dict, send: Callable[[dict], None]) -> None:
     else:
         from repcam_core.running.experiment import Experiment
 
-        Experiment(p).run([str(a) for a in args])
+        Experiment(p).compute([str(a) for a in args])  # the caller reads the table from the cache
 
 
 def _watch_parent(parent: int) -> None:

@@ -22,6 +22,7 @@ bug and raises (no recompute loop). Storage refusals (full disk, read-only direc
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import platform
@@ -32,7 +33,6 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
 from repcam_core import __version__
-from repcam_core.running.config import SCHEMA_VERSION, config_hash
 from repcam_core.errors import CacheVersionError, RepCAMError
 from repcam_core.storage.integrity import (
     TMP_MARK,
@@ -57,6 +57,16 @@ MANIFEST = "manifest.json"
 INPUTS = "inputs.json"
 """Stat records of every entry an entry was computed from (transitively), written beside it."""
 _ABSENT = object()
+
+
+SCHEMA_VERSION = 1
+"""Bumped whenever an artifact's on-disk format or meaning changes."""
+
+
+def config_hash(data: Mapping[str, Any]) -> str:
+    """Stable short hash of a JSON-able mapping (the cache key of an artifact)."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def default_cache_dir() -> Path:

@@ -90,3 +90,32 @@ def test_a_workers_repcam_error_fails_the_job_with_its_message(tmp_path, monkeyp
     job = reg.submit("k", "pair", offloaded(p, ["binary", 2, 2], lambda: None), lane="interactive")
     _wait(reg, job)
     assert job.status == "failed" and "two different classes" in job.error
+
+
+def test_a_results_job_with_workers_on_evaluates_in_the_child_only(tiny_pipeline, monkeypatch):
+    """The worker's ``run`` task caches the results and their protocol values; the server then
+    neither evaluates nor assembles the table again (before, it ran the whole ``Experiment.run``
+    a second time on the cache). Workers off, the job computes here."""
+    import repcam_core.running.experiment as experiment_module
+    from repcam_app.offload import results_job
+    from repcam_core.running.experiment import Experiment
+
+    monkeypatch.setenv(settings.WORKER_ENV, "1")
+    calls: list[str] = []
+    for name in ("run", "compute", "cached"):
+        real = getattr(Experiment, name)
+        monkeypatch.setattr(Experiment, name, lambda self, *a, _n=name, _r=real, **k: calls.append(_n) or _r(self, *a, **k))
+    p = Pipeline(tiny_pipeline.config.with_(bootstrap=tiny_pipeline.config.bootstrap + 2), cache=tiny_pipeline.cache)
+    reg = JobRegistry(max_jobs=1)
+    name, fn, _ = results_job(p, ["Baseline", "Ref-Whole"])
+    job = reg.submit("k", name, fn, lane="batch")
+    _wait(reg, job)
+    assert job.status == "done", job.error
+    assert calls == []  # nothing ran in this process
+    monkeypatch.setattr(experiment_module, "protocol_values", lambda *a, **k: pytest.fail("not cached by the child"))
+    table = Experiment(p).cached(["Baseline", "Ref-Whole"])
+    assert list(table.modes) == ["Baseline", "Ref-Whole"]
+    monkeypatch.delenv(settings.WORKER_ENV)
+    job = reg.submit("k2", *results_job(p, ["Baseline"])[:2], lane="batch")
+    _wait(reg, job)
+    assert job.status == "done" and calls[-1:] == ["compute"], (job.error, calls)

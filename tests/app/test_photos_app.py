@@ -14,7 +14,8 @@ import torch
 
 from apptest_kit import ok, open_page, serve_config
 from repcam_app import state
-from repcam_core.running.config import RunConfig, config_hash
+from repcam_core.running.config import RunConfig
+from repcam_core.storage.cache import config_hash
 from repcam_testing import MSRC_CLASSES, tiny_config
 from test_demo_mode import sent
 

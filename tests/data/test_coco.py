@@ -14,7 +14,8 @@ from repcam_core.data.coco import COCODataset
 from repcam_core.data.dataset import load_split
 from repcam_core.data.sources import open_dataset
 from repcam_core.data.voc import VOCDataset
-from repcam_core.data.world import WorldConfig, class_names, generate_world, write_coco
+from repcam_core.data.world import WorldConfig, class_names, write_coco
+from repcam_core.data.world_files import generate_world
 from repcam_core.errors import DatasetError
 
 WORLD = WorldConfig(n_families=2, classes_per_family=3, train_per_class=5, val_per_class=2, width=40, height=32)

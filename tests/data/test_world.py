@@ -11,17 +11,8 @@ from PIL import Image
 
 from repcam_core.data import world_draw
 from repcam_core.data.voc import VOCDataset
-from repcam_core.data.world import (
-    WorldConfig,
-    class_names,
-    default_world_dir,
-    ensure_default_world,
-    generate_world,
-    render_sample,
-    rle_encode,
-    split_plan,
-    write_coco,
-)
+from repcam_core.data.world import WorldConfig, class_names, default_world_dir, render_sample, rle_encode, split_plan, write_coco
+from repcam_core.data.world_files import ensure_default_world, generate_world
 from repcam_core.errors import ConfigError, DatasetError
 
 SMALL = WorldConfig(n_families=3, classes_per_family=2, train_per_class=4, val_per_class=2,

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from repcam_core.data.voc import VOCDataset
-from repcam_core.data.world import WorldConfig, ensure_default_world
+from repcam_core.data.world import WorldConfig
+from repcam_core.data.world_files import ensure_default_world
 from repcam_core.data.world_files import RECORD, world_problems
 from repcam_core.errors import IntegrityWarning
 from repcam_core.storage.integrity import QUARANTINE

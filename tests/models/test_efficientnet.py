@@ -193,7 +193,8 @@ def test_bad_checkpoints_through_the_cli_are_one_line_naming_the_file(tmp_path, 
     import sys
 
     from repcam_testing import TINY_WORLD, no_traceback
-    from repcam_core.data.world import WorldConfig, generate_world
+    from repcam_core.data.world import WorldConfig
+    from repcam_core.data.world_files import generate_world
 
     world = generate_world(tmp_path / "world", WorldConfig(**TINY_WORLD))
     files = _bad_files(tmp_path, checkpoint)

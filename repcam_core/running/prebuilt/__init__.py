@@ -43,12 +43,34 @@ import warnings
 import zlib
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
 from repcam_core.errors import IntegrityWarning
 
 if TYPE_CHECKING:
-    from repcam_core.running.pipeline import Pipeline
+    from repcam_core.running.config import RunConfig
+    from repcam_core.storage.cache import ArtifactCache
+
+
+class Pipeline(Protocol):
+    """What this module reads of a :class:`~repcam_core.running.pipeline.Pipeline` (which calls it:
+    the pipeline fills its cache entries from the shipped artifacts)."""
+
+    config: RunConfig
+    cache: ArtifactCache
+    prebuilt: Prebuilt | None
+
+    @property
+    def dataset(self) -> Any: ...  # the opened dataset: its root, class_names and split_ids(split)
+
+    def fingerprint(self, split: str) -> str: ...
+
+    def multiclass_key(self) -> dict[str, Any]: ...
+
+    def similarity_key(self) -> dict[str, Any]: ...
+
+    def clustering_key(self, n_clusters: int, min_size: int, seed: int) -> dict[str, Any]: ...
+
 
 ENV = "REPCAM_PREBUILT"
 DEFAULT_DIR = Path(__file__).resolve().parent / "embedded-default"
