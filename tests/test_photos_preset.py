@@ -58,7 +58,8 @@ def test_frozen_batchnorm_gets_its_own_binary_models_and_leaves_earlier_keys_alo
 
 def test_imagenet_initialised_pairs_pass_each_class_through_the_imagenet_body_once(tmp_path, monkeypatch):
     """Every ImageNet-initialised binary model starts from the same body, so the probe's features
-    of a class are computed once (three pairs over three classes: three passes, not six) and equal
+    of a class are computed once within ``sharing_features`` (three pairs over three classes: three
+    passes, not six) and equal
     those of the pair's own freshly built model."""
     import repcam_core.running.pipeline as mod
     from repcam_core.models.backbones import create_model, get_module
@@ -74,8 +75,9 @@ def test_imagenet_initialised_pairs_pass_each_class_through_the_imagenet_body_on
         return real(model, head, images, device, batch_size)
 
     monkeypatch.setattr(mod, "pooled_features", counting)
-    for a, b in ((0, 1), (0, 2), (1, 2)):
-        p.binary_model(a, b)
+    with p.sharing_features():  # as a run training several pairs holds it (Experiment.ensure_pairs)
+        for a, b in ((0, 1), (0, 2), (1, 2)):
+            p.binary_model(a, b)
     assert sorted(calls) == sorted(len(p.single_label(c)) for c in (0, 1, 2))
     own_model = create_model("efficientnet_lite0", 2, init="imagenet", seed=99)
     head = get_module(own_model, p.spec.head)
