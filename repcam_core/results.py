@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
+from functools import cached_property
 from typing import Any, Mapping
 
 import numpy as np
@@ -21,22 +22,40 @@ from repcam_core.protocols import PROTOCOLS, ImageCounts, ProtocolValues, aggreg
 
 @dataclass
 class ModeResult:
-    """One mode on the evaluation split: IoU per class [C] at the configured threshold, the curve
-    [C, T] over ``thresholds``, the comparison classes used, and the per-image counts behind them
-    (``counts`` on the evaluation split, ``calib_counts`` on the calibration split or None)."""
+    """One mode on the evaluation split: the per-image counts (``counts`` on the evaluation split,
+    ``calib_counts`` on the calibration split or None) and the comparison classes used. The IoU
+    curve per class [C, T] over ``thresholds`` (:attr:`iou`), its values at the configured
+    threshold (:attr:`per_class`) and their mean (:attr:`miou`) are computed from ``counts``, never
+    passed in beside them.
+
+    ``curve``: the third positional argument callers still pass (the loader of cached results
+    gives ``counts.class_iou()``); not kept, only checked against ``counts`` (None: no check)."""
 
     mode: str
     thresholds: list[float]
-    iou: np.ndarray  # [C, T]
+    curve: InitVar[np.ndarray | None]
     threshold_index: int
     comparisons: dict[int, list[int]] = field(default_factory=dict)
-    counts: ImageCounts | None = None
+    counts: ImageCounts | None = None  # required; None only as the default of a positional slot
     calib_counts: ImageCounts | None = None
     images: dict[str, int] = field(default_factory=dict)  # role -> images in that split
     skipped: list[str] = field(default_factory=list)  # unreadable files left out of the splits
     auc_counts: ImageCounts | None = None  # the AUC protocol's counts when not ``counts`` (Ref-Centre)
     widths: dict[str, float] | None = None  # Ref-Centre: protocol -> the width chosen on the calibration split
     computed_on: list[dict[str, Any]] = field(default_factory=list)  # repcam_core.machine records
+
+    def __post_init__(self, curve: np.ndarray | None) -> None:
+        if self.counts is None:
+            raise TypeError(f"ModeResult {self.mode!r} needs its per-image counts (counts=...)")
+        if curve is not None and not np.array_equal(np.asarray(curve, dtype=np.float64), self.iou, equal_nan=True):
+            raise ValueError(f"ModeResult {self.mode!r}: the IoU curve given is not the one of its counts")
+
+    @cached_property
+    def iou(self) -> np.ndarray:
+        """``[C, T]`` IoU per class and threshold from ``counts`` (NaN: a class not evaluated),
+        computed once (a result is made from complete counts; a page reads it on every rerun)."""
+        assert self.counts is not None  # __post_init__ refuses a result without counts
+        return self.counts.class_iou()
 
     @property
     def per_class(self) -> np.ndarray:
