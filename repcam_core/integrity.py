@@ -232,6 +232,18 @@ def leftover_target(item: Path) -> Path | None:
     return item.with_name(name[1:name.index(TMP_MARK)])
 
 
+def remove_leftover(root: Path, item: Path) -> bool:
+    """Remove the temporary leftover ``item`` (see :func:`leftover_target`) unless its item is
+    being written now (its lock held elsewhere); True when removed."""
+    target = leftover_target(item)
+    if target is None:
+        raise ValueError(f"{item} is not a temporary leftover")
+    with cache_lock(root, target, blocking=False) as free:
+        if free:
+            remove(item)
+        return free
+
+
 def remove(item: Path) -> None:
     """Remove a file or a directory tree (already gone is fine)."""
     if item.is_dir() and not item.is_symlink():
