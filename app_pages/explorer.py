@@ -147,7 +147,7 @@ def live() -> None:
                     missing.append(f"{names[a]} vs {names[b]}")
                     continue
                 pending.append(submit(p, *binary_job(p, a, b), lane="interactive"))
-    ready = [j for j in reps if j in (expl.contrast if source == "contrast" else expl.per_class)]
+    ready = [j for j in reps if j in explore.source_maps(expl, source)]
     if missing:
         st.warning(f"Binary model(s) {', '.join(missing)} not in the cache (read-only demo); the fused map uses "
                    f"the {len(ready)} cached one(s).")
@@ -187,7 +187,7 @@ def live() -> None:
 
     if ready:
         st.subheader("Map of each representative class (Fig. 5)")
-        per_j = expl.contrast if source == "contrast" else expl.per_class
+        per_j = explore.source_maps(expl, source)
         for row in range(0, len(ready), 6):  # one picture per row of six: one request per toggle, not six
             part = ready[row:row + 6]
             st.html(inline(strip([overlay(image, explore.combine_layers(per_j[j], layers, multi), gt, threshold=thr)

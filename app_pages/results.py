@@ -84,9 +84,8 @@ if proto == "calibrated" and not cal.get("split"):
 elif proto == "calibrated":
     st.caption(f"Thresholds chosen on '{cal['split']}' ({cal['images']} images), scored on '{cal['eval_split']}'.")
 entries = {b: r.protocols["protocols"][proto] for b, r in by_backbone.items()}
-table = {b: {m: e[m]["miou"] for m in r.modes} for b, (r, e) in
-         ((b, (by_backbone[b], entries[b])) for b in by_backbone)}
-intervals = {b: {m: e[m]["ci"] for m in by_backbone[b].modes} for b, e in entries.items()}
+table = {b: {m: entries[b][m]["miou"] for m in r.modes} for b, r in by_backbone.items()}
+intervals = {b: {m: entries[b][m]["ci"] for m in r.modes} for b, r in by_backbone.items()}
 
 st.subheader(f"Ablation: mIoU (%) — modes × backbones · {PROTOCOL_LABELS[proto]}")
 order = [m for m in CANDIDATES if any(m in t for t in table.values())]

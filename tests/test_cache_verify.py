@@ -106,3 +106,34 @@ def test_entries_from_before_records_are_noted_not_damaged(cache):
 def test_verifying_a_missing_cache_is_one_error_line_not_a_new_directory(tmp_path, capsys):
     assert main(["cache", "verify", "--cache", str(tmp_path / "nowhere")]) == 2
     assert "no cache directory at" in capsys.readouterr().err and not (tmp_path / "nowhere").exists()
+
+
+def test_leftovers_are_removed_only_when_nobody_writes_their_item(tmp_path):
+    """``repcam cache clean`` (clear_stale) and ``verify --repair`` remove a killed writer's
+    temporary file or directory, but keep it while its item's lock is held (being written now)."""
+    from repcam_core.storage.integrity import cache_lock
+
+    cache = ArtifactCache(tmp_path)
+    entry = cache.entry("maps", {"i": 0})
+    entry.parent.mkdir(parents=True)
+    as_dir, as_file = entry.with_name(f".{entry.name}.tmp-dir"), entry.with_name(f".{entry.name}.tmp-file")
+
+    def leave() -> None:
+        as_dir.mkdir(exist_ok=True)
+        (as_dir / "half.bin").write_bytes(b"12")
+        as_file.write_bytes(b"34")
+
+    names = sorted(f"maps/{p.name}" for p in (as_dir, as_file))
+    leave()
+    with cache_lock(tmp_path, entry):  # a writer of the item holds its lock
+        assert cache.clear_stale() == 0
+        report = verify_cache(tmp_path, repair=True)
+    assert as_dir.is_dir() and as_file.is_file()
+    assert sorted((f.item, f.action) for f in report.leftovers) == [(n, "kept: being written now") for n in names]
+    assert verify_cache(tmp_path).leftovers[0].action == ""  # no repair: reported, nothing done
+    assert as_dir.is_dir() and as_file.is_file()
+    report = verify_cache(tmp_path, repair=True)
+    assert sorted((f.item, f.action) for f in report.leftovers) == [(n, "removed") for n in names]
+    assert list(entry.parent.iterdir()) == []
+    leave()
+    assert cache.clear_stale() == 2 and list(entry.parent.iterdir()) == []

@@ -22,6 +22,7 @@ from repcam_core.storage.integrity import (
     file_record,
     quarantine,
     read_sealed,
+    record_files,
     seal,
     storage_error,
 )
@@ -52,6 +53,28 @@ def test_shallow_check_trusts_an_unchanged_mtime_and_restamps_an_intact_copy(tmp
     assert f.stat().st_mtime_ns == record[1]  # the record's mtime is back: the next check is a stat
     f.write_bytes(b"y" * 64)  # same size, new bytes, new mtime: caught without deep
     assert check_file(f, record, deep=False).startswith("bytes changed")
+
+
+def test_records_of_a_tree_are_size_mtime_and_crc32_of_each_file_by_posix_path(tmp_path):
+    """Every file under the folder, sorted by relative POSIX path; ``skip``'s names and temporary
+    leftovers left out; each record as one file's (computed here with zlib, not by the module)."""
+    import zlib
+
+    files = {"b.bin": b"bee" * 1000, "a/z.txt": b"zed", "a/deeper/x": bytes(range(256)) * 5000, "manifest.json": b"{}",
+             "a/.x.tmp-123": b"half", ".b.bin.tmp-9": b"half", ".hidden": b"kept"}
+    for rel, data in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(data)
+    os.utime(tmp_path / "a/z.txt", ns=(1, 1_234_567_891_011))
+
+    def record(rel: str) -> list:
+        return [len(files[rel]), (tmp_path / rel).stat().st_mtime_ns, f"{zlib.crc32(files[rel]):08x}"]
+
+    got = record_files(tmp_path, skip=("manifest.json",))
+    assert list(got) == [".hidden", "a/deeper/x", "a/z.txt", "b.bin"]
+    assert got == {rel: record(rel) for rel in got}
+    assert got["a/z.txt"][1] == 1_234_567_891_011
+    assert file_record(tmp_path / "b.bin") == file_record(str(tmp_path / "b.bin")) == record("b.bin")
 
 
 def test_a_sealed_record_notices_its_own_damage(tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Mapping
 
 import numpy as np
@@ -21,22 +22,29 @@ from repcam_core.evaluation.protocols import PROTOCOLS, ImageCounts, ProtocolVal
 
 @dataclass
 class ModeResult:
-    """One mode on the evaluation split: IoU per class [C] at the configured threshold, the curve
-    [C, T] over ``thresholds``, the comparison classes used, and the per-image counts behind them
-    (``counts`` on the evaluation split, ``calib_counts`` on the calibration split or None)."""
+    """One mode on the evaluation split: the per-image counts (``counts`` on the evaluation split,
+    ``calib_counts`` on the calibration split or None) and the comparison classes used. The IoU
+    curve per class [C, T] over ``thresholds`` (:attr:`iou`), its values at the configured
+    threshold (:attr:`per_class`) and their mean (:attr:`miou`) are computed from ``counts``, never
+    passed in beside them."""
 
     mode: str
     thresholds: list[float]
-    iou: np.ndarray  # [C, T]
     threshold_index: int
+    counts: ImageCounts
     comparisons: dict[int, list[int]] = field(default_factory=dict)
-    counts: ImageCounts | None = None
     calib_counts: ImageCounts | None = None
     images: dict[str, int] = field(default_factory=dict)  # role -> images in that split
     skipped: list[str] = field(default_factory=list)  # unreadable files left out of the splits
     auc_counts: ImageCounts | None = None  # the AUC protocol's counts when not ``counts`` (Ref-Centre)
     widths: dict[str, float] | None = None  # Ref-Centre: protocol -> the width chosen on the calibration split
     computed_on: list[dict[str, Any]] = field(default_factory=list)  # repcam_core.storage.machine records
+
+    @cached_property
+    def iou(self) -> np.ndarray:
+        """``[C, T]`` IoU per class and threshold from ``counts`` (NaN: a class not evaluated),
+        computed once (a result is made from complete counts; a page reads it on every rerun)."""
+        return self.counts.class_iou()
 
     @property
     def per_class(self) -> np.ndarray:

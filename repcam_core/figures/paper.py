@@ -93,7 +93,7 @@ def _fused(data: FigureData, e: explore.ImageExplanation) -> list[Panel]:
 
 def _per(data: FigureData, e: explore.ImageExplanation) -> dict[int, torch.Tensor]:
     """The column classes' per-layer maps: binary models, or contrasts for a Contrast-* mode."""
-    return e.contrast if data.fusions[0].source == "contrast" else e.per_class
+    return explore.source_maps(e, data.fusions[0].source)
 
 
 def _gradcam(e: explore.ImageExplanation) -> Panel:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Literal, Optional, Sequence
+from typing import Any, Callable, Literal, Optional
 
 import numpy as np
 
@@ -211,7 +211,7 @@ def parse_request(text: str) -> tuple[list[Mode], frozenset[str]]:
     named: set[str] = set()
     for piece in str(text).split(","):
         group = MODE_GROUPS.get(piece.strip())
-        for name in (group() if group is not None else [piece] if piece.strip() else []):
+        for name in (group if group is not None else [piece] if piece.strip() else []):
             mode = parse_mode(name)
             modes.setdefault(mode.name, mode)
             if group is None:
@@ -247,11 +247,11 @@ DEFAULT_MODES: tuple[str, ...] = (*PAPER_MODES, *ABLATION_MODES, *REFERENCE_MODE
 """What ``repcam run`` evaluates by default: the paper's modes, the ablations beside them and the
 reference maps."""
 
-MODE_GROUPS: dict[str, Callable[[], Sequence[str]]] = {
-    "paper": lambda: PAPER_MODES,
-    "ablation": lambda: ABLATION_MODES,
-    "reference": lambda: REFERENCE_MODES,
-    "all": lambda: DEFAULT_MODES,
+MODE_GROUPS: dict[str, tuple[str, ...]] = {
+    "paper": PAPER_MODES,
+    "ablation": ABLATION_MODES,
+    "reference": REFERENCE_MODES,
+    "all": DEFAULT_MODES,
 }
 """Names that stand for several modes in a comma-separated list (``--modes paper,Top1+A``)."""
 

@@ -248,9 +248,8 @@ class Experiment(ModeSelection):
                                                     if k.startswith(name + ".")})
                      for name in ("eval", "calib", "auc.eval") if f"{name}.cls" in arrays}
             counts = split["eval"]
-            return ModeResult(d["mode"], d["thresholds"], counts.class_iou(),
-                              d["thresholds"].index(self.p.config.threshold),
-                              {int(c): js for c, js in d["comparisons"].items()}, counts, split.get("calib"),
+            return ModeResult(d["mode"], d["thresholds"], d["thresholds"].index(self.p.config.threshold), counts,
+                              {int(c): js for c, js in d["comparisons"].items()}, split.get("calib"),
                               images=d.get("images", {}), skipped=d.get("skipped", []),
                               auc_counts=split.get("auc.eval"), widths=d.get("widths"),
                               computed_on=self.p.cache.computed_on(p))

@@ -90,6 +90,13 @@ def combine_layers(maps: torch.Tensor, layers: Sequence[int] | None = None, mult
     return normalise(maps[chosen].sum(0) * maps[-1])
 
 
+def source_maps(expl: ImageExplanation, source: str = "binary") -> dict[int, torch.Tensor]:
+    """Comparison class j -> the per-layer maps [L, S, S] a mode of ``source`` fuses: the binary
+    models' (``"binary"``) or the multi-class model's contrasts (``"contrast"``). The one place
+    that decides; :func:`fuse`, the paper figures and the explorer ask it."""
+    return expl.contrast if source == "contrast" else expl.per_class
+
+
 def fuse(expl: ImageExplanation, classes: Sequence[int], layers: Sequence[int] | None = None,
          multilayer: bool = True, source: str = "binary") -> torch.Tensor:
     """The fused map [S, S] over the chosen comparison classes (no model call): their binary
@@ -97,7 +104,7 @@ def fuse(expl: ImageExplanation, classes: Sequence[int], layers: Sequence[int] |
     With no class chosen it is the multi-class model's own map (Baseline, or Baseline+A)."""
     if not classes:
         return combine_layers(expl.baseline, layers, multilayer)
-    maps = expl.contrast if source == "contrast" else expl.per_class
+    maps = source_maps(expl, source)
     missing = [j for j in classes if j not in maps]
     if missing:
         helper = "add_contrasts" if source == "contrast" else "add_comparison"

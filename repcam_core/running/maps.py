@@ -16,13 +16,14 @@ the same time). Keys of evaluation maps are those earlier versions wrote, so cac
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from repcam_core.storage.integrity import save_tensors
 from repcam_core.running.pipeline import Pipeline
 
 if TYPE_CHECKING:  # torch is imported where maps are computed or loaded
     import torch
+    from torch import nn
 
 MAP_BATCH = 32
 ROLES = ("eval", "calib")
@@ -105,36 +106,44 @@ class MapStore:
         for lo in range(0, len(images), MAP_BATCH):
             yield to_float_tensor(images[lo:lo + MAP_BATCH].to(self.p.device))
 
-    def _compute(self, model_fn, c: int, output: int, role: str, tmp: Path) -> None:
-        from repcam_core.cam import fusion
+    def _compute(self, model_fn: Callable[[], nn.Module], c: int, output: int, role: str, tmp: Path) -> None:
         from repcam_core.cam.engine import layer_maps
 
+        cfg = self.p.config
+        size = map_size(cfg.image_size)
+        (maps,) = self._run(
+            model_fn, c, role, 1,
+            lambda model, x: [layer_maps(model, self.p.spec.cam_layers, x, output, cfg.cam_method, (size, size))[0]])
+        save_tensors(maps, tmp / "maps.safetensors")
+
+    def _contrast_maps(self, c: int, others: list[int], role: str) -> dict[int, dict[str, torch.Tensor]]:
+        from repcam_core.cam.engine import contrast_layer_maps
+
+        cfg = self.p.config
+        size = map_size(cfg.image_size)
+        maps = self._run(
+            self.p.multiclass_model, c, role, len(others),
+            lambda model, x: list(contrast_layer_maps(model, self.p.spec.cam_layers, x, c, others, cfg.cam_method,
+                                                      (size, size))))
+        return dict(zip(others, maps))
+
+    def _run(self, model_fn: Callable[[], nn.Module], c: int, role: str, n: int,
+             per_batch: Callable[[nn.Module, torch.Tensor], Sequence[torch.Tensor]]) -> list[dict[str, torch.Tensor]]:
+        """The one map loop: ``per_batch(model, x)`` gives ``n`` per-layer maps ``[B, L, s, s]`` of
+        each image batch of class ``c`` on ``role``'s split; returns ``n`` {"single", "multi"}
+        float16 ``[images, s, s]``. The model is asked for only when there is an image."""
+        from repcam_core.cam import fusion
+
         size = map_size(self.p.config.image_size)
-        singles, multis = [], []
+        singles: list[list[torch.Tensor]] = [[] for _ in range(n)]
+        multis: list[list[torch.Tensor]] = [[] for _ in range(n)]
         batches = list(self._batches(c, role))
         model = model_fn() if batches else None
         for x in batches:
-            maps, _ = layer_maps(model, self.p.spec.cam_layers, x, output, self.p.config.cam_method, (size, size))
-            singles.append(fusion.last_layer(maps).half().cpu())
-            multis.append(fusion.multilayer(maps).half().cpu())
-        save_tensors(_pack(singles, multis, size), tmp / "maps.safetensors")
-
-    def _contrast_maps(self, c: int, others: list[int], role: str) -> dict[int, dict[str, torch.Tensor]]:
-        from repcam_core.cam import fusion
-        from repcam_core.cam.engine import contrast_layer_maps
-
-        size = map_size(self.p.config.image_size)
-        singles: list[list[torch.Tensor]] = [[] for _ in others]
-        multis: list[list[torch.Tensor]] = [[] for _ in others]
-        batches = list(self._batches(c, role))
-        model = self.p.multiclass_model() if batches else None
-        for x in batches:
-            maps = contrast_layer_maps(model, self.p.spec.cam_layers, x, c, others, self.p.config.cam_method,
-                                       (size, size))
-            for k in range(len(others)):
-                singles[k].append(fusion.last_layer(maps[k]).half().cpu())
-                multis[k].append(fusion.multilayer(maps[k]).half().cpu())
-        return {j: _pack(singles[k], multis[k], size) for k, j in enumerate(others)}
+            for k, maps in enumerate(per_batch(model, x)):
+                singles[k].append(fusion.last_layer(maps).half().cpu())
+                multis[k].append(fusion.multilayer(maps).half().cpu())
+        return [_pack(singles[k], multis[k], size) for k in range(n)]
 
 
 def _pack(singles: list[torch.Tensor], multis: list[torch.Tensor], size: int) -> dict[str, torch.Tensor]:

@@ -26,7 +26,8 @@ from typing import Any
 from repcam_core.storage.cache import MANIFEST, ArtifactCache
 from repcam_core.data.decoded_files import problem as decoded_problem
 from repcam_core.errors import CacheVersionError, IntegrityWarning, RepCAMError
-from repcam_core.storage.integrity import QUARANTINE, Damaged, cache_lock, leftover_target, quarantine, read_sealed, remove
+from repcam_core.storage.integrity import (QUARANTINE, Damaged, cache_lock, leftover_target, quarantine, read_sealed,
+                                           remove_leftover)
 
 DECODED, DATASETS = "decoded", "datasets"
 
@@ -166,14 +167,8 @@ def _repair_world(root: Path, world: Path, record: dict[str, Any] | None) -> str
 
 def _leftover(root: Path, item: Path, repair: bool) -> Finding:
     finding = Finding(_rel(root, item), "left by an interrupted write")
-    target = leftover_target(item)
-    if repair and target is not None:
-        with cache_lock(root, target, blocking=False) as free:
-            if free:
-                remove(item)
-                finding.action = "removed"
-            else:
-                finding.action = "kept: being written now"
+    if repair:
+        finding.action = "removed" if remove_leftover(root, item) else "kept: being written now"
     return finding
 
 

@@ -45,6 +45,7 @@ from repcam_core.storage.integrity import (
     read_sealed,
     record_files,
     remove,
+    remove_leftover,
     remove_leftovers,
     seal,
     storage_errors,
@@ -179,12 +180,8 @@ class ArtifactCache:
         removed = 0
         for kind_dir in [p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")]:
             for entry in list(kind_dir.iterdir()):
-                target = leftover_target(entry)
-                if target is not None:
-                    with cache_lock(self.root, target, blocking=False) as free:
-                        if free:
-                            remove(entry)
-                            removed += 1
+                if leftover_target(entry) is not None:
+                    removed += remove_leftover(self.root, entry)
                     continue
                 if (entry / MANIFEST).is_file():
                     with contextlib.suppress(OSError, json.JSONDecodeError):

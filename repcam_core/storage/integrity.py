@@ -56,7 +56,7 @@ class Damaged(Exception):
 
 
 # ------------------------------------------------------------------ records and checks
-def crc32_file(path: Path) -> str:
+def crc32_file(path: str | os.PathLike[str]) -> str:
     """CRC-32 of the file's bytes as 8 hex digits."""
     crc = 0
     with open(path, "rb") as fh:
@@ -65,9 +65,9 @@ def crc32_file(path: Path) -> str:
     return f"{crc:08x}"
 
 
-def file_record(path: Path) -> list[Any]:
-    """``[size, mtime_ns, crc32]`` of one file."""
-    st = path.stat()
+def file_record(path: str | os.PathLike[str]) -> list[Any]:
+    """``[size, mtime_ns, crc32]`` of one file (a ``str`` path is fine: no Path per file of a big tree)."""
+    st = os.stat(path)
     return [st.st_size, st.st_mtime_ns, crc32_file(path)]
 
 
@@ -81,10 +81,8 @@ def record_files(directory: Path, skip: tuple[str, ...] = ()) -> dict[str, list[
         for name in sorted(files):
             if name in skip or (name.startswith(".") and TMP_MARK in name):
                 continue
-            path = os.path.join(folder, name)  # str paths and os.walk: thousands of world files stay cheap
-            st = os.stat(path)
             key = name if rel == "." else f"{rel}/{name}".replace(os.sep, "/")
-            out[key] = [st.st_size, st.st_mtime_ns, crc32_file(Path(path))]
+            out[key] = file_record(os.path.join(folder, name))  # str paths: thousands of world files stay cheap
     return dict(sorted(out.items()))
 
 
@@ -230,6 +228,18 @@ def leftover_target(item: Path) -> Path | None:
     if not name.startswith(".") or TMP_MARK not in name:
         return None
     return item.with_name(name[1:name.index(TMP_MARK)])
+
+
+def remove_leftover(root: Path, item: Path) -> bool:
+    """Remove the temporary leftover ``item`` (see :func:`leftover_target`) unless its item is
+    being written now (its lock held elsewhere); True when removed."""
+    target = leftover_target(item)
+    if target is None:
+        raise ValueError(f"{item} is not a temporary leftover")
+    with cache_lock(root, target, blocking=False) as free:
+        if free:
+            remove(item)
+        return free
 
 
 def remove(item: Path) -> None:

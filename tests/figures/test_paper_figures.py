@@ -168,3 +168,66 @@ def test_figure_maps_are_the_explorers_maps(tiny_pipeline, data):
     assert torch.allclose(direct.baseline, first.baseline, atol=1e-5)
     for j, maps in first.per_class.items():
         assert torch.allclose(direct.per_class[j], maps, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def contrast_first(tiny_pipeline):
+    """The same two images with Contrast-S-1+A+F first (its classes fill the columns) and a binary mode after."""
+    target = inputs.resolve_class(tiny_pipeline, "car")
+    rows = inputs.resolve_images(tiny_pipeline, target, IMAGES)
+    return inputs.collect(tiny_pipeline, target, rows,
+                          inputs.fusions_for(tiny_pipeline, target, ["Contrast-S-1+A+F", "Random+A+F"]))
+
+
+def _engine_maps(p, e: explore.ImageExplanation, j: int, source: str) -> torch.Tensor:
+    """Class ``j``'s per-layer maps [L, S, S] of image ``e`` straight from the engine: the binary model
+    (target, j) or the multi-class model's contrast logit_target - logit_j."""
+    from repcam_core.cam.engine import layer_maps
+    from repcam_core.data.transforms import to_float_tensor
+
+    x = to_float_tensor(e.image[None])
+    if source == "contrast":
+        maps, _ = layer_maps(p.multiclass_model(), p.spec.cam_layers, x, e.target, p.config.cam_method, contrast=j)
+    else:
+        a, b = sorted((e.target, j))
+        maps, _ = layer_maps(p.binary_model(a, b), p.spec.cam_layers, x, 0 if e.target == a else 1,
+                             p.config.cam_method)
+    return maps[0]
+
+
+def _scaled(m: torch.Tensor) -> torch.Tensor:
+    return (m - m.min()) / (m.max() - m.min() + 1e-7)
+
+
+def _one_map(maps: torch.Tensor, multilayer: bool) -> torch.Tensor:
+    return _scaled(maps.sum(0) * maps[-1]) if multilayer else _scaled(maps[-1])
+
+
+@pytest.mark.parametrize("which", ["binary first", "contrast first"])
+def test_each_figures_maps_come_from_each_modes_own_source(tiny_pipeline, data, contrast_first, which):
+    """The class columns follow the first mode's source (binary models or contrasts), each fused
+    column its own mode's, every map equal to one computed here from the engine."""
+    d = data if which == "binary first" else contrast_first
+    assert [f.source for f in d.fusions] == (["binary", "binary"] if which == "binary first" else
+                                             ["contrast", "binary"])
+    first, k, n_layers = d.fusions[0], len(d.classes), len(d.images[0].layer_names)
+    for e in d.images:
+        ref = {(j, f.source): _engine_maps(tiny_pipeline, e, j, f.source) for f in d.fusions for j in f.classes}
+        columns = [_one_map(ref[j, first.source], first.multilayer) for j in d.classes]
+        fused = [_scaled(torch.stack([_one_map(ref[j, f.source], f.multilayer) for j in f.classes]).mean(0))
+                 for f in d.fusions]
+        layers = [ref[d.classes[0], first.source][i] for i in range(n_layers)]
+        averaged = torch.stack([ref[j, first.source] for j in d.classes]).mean(0)
+        averaged = [_scaled(averaged[i]) for i in range(n_layers)]
+        want = {"fig1": (2, columns + fused), "fig5": (1, columns + fused), "fig6": (1, layers),
+                "fig7": (1, averaged)}
+        for name, (start, maps) in want.items():
+            row = PAPER_FIGURES.get(name).row(d, e)
+            got = [m for kind, m in row[start:start + len(maps)]]
+            assert all(kind == "cam" for kind, _ in row[start:start + len(maps)]), name
+            for i, (g, w) in enumerate(zip(got, maps)):
+                assert torch.allclose(g, w, atol=1e-4), (name, i)
+        fig7 = PAPER_FIGURES.get("fig7").row(d, e)
+        for i, w in enumerate(fused):
+            assert torch.allclose(fig7[1 + n_layers + 1 + i][1], w, atol=1e-4), ("fig7 fused", i)
+    assert k >= 2
