@@ -95,7 +95,7 @@ def _whatif(browser, page, url: str, cache: Path, timeout: float) -> dict:
 def _app(env: dict, timeout: float, whatif: bool = True) -> dict[str, float]:
     from playwright.sync_api import sync_playwright
 
-    from repcam_app.launch import wait_until_serving  # imports Streamlit: only when the app is timed
+    from repcam_app.serving import wait_until_serving
 
     port = _free_port()
     started = time.perf_counter()

@@ -2,32 +2,86 @@
 
 Options other than ``--host`` and ``--port`` go to ``streamlit run`` unchanged. A host beyond
 localhost prints one warning line naming the address and what it exposes.
+
+It serves from any working directory. The app's files (``app.py``, ``app_pages/``,
+``.streamlit/config.toml``, ``assets/``) sit at the root of a source checkout; an installed package
+carries them in ``repcam_app/site/`` (setup.py maps them there), and :func:`find_app` takes that
+copy first, then the checkout's. Streamlit reads ``.streamlit/config.toml`` from the working
+directory (recent versions also from the main script's folder), so the launcher passes the app's
+own configuration as ``--section.key value`` options (:func:`config_flags`), except the options
+given on the command line or as ``STREAMLIT_*`` environment variables: Streamlit's own precedence.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
-import time
-import urllib.request
+import tomllib
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 from repcam_app import settings
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
+PACKAGED = Path(__file__).resolve().parent / "site"
+"""Where an installed package keeps the app's files."""
+CHECKOUT = Path(__file__).resolve().parents[1]
+"""A source checkout's root, where the app's files live in the repository."""
+CONFIG = Path(".streamlit", "config.toml")
+"""The app's Streamlit configuration, relative to the folder of ``app.py``."""
+SET_BY_LAUNCHER = frozenset({"server.address", "server.port"})
+"""Options the launcher always sets itself (from ``--host`` and ``--port``)."""
 
 
-def wait_until_serving(url: str, timeout: float, poll: float = 0.2) -> bool:
-    """Whether the Streamlit server at ``url`` answered its health check within ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-            return True
-        except OSError:
-            time.sleep(poll)
-    return False
+def find_app(roots: Sequence[Path] | None = None) -> Path | None:
+    """The first ``app.py`` among ``roots`` (default: the installed copy, then a checkout's), or None."""
+    roots = (PACKAGED, CHECKOUT) if roots is None else roots
+    return next((root / "app.py" for root in roots if (root / "app.py").is_file()), None)
+
+
+def config_options(path: Path) -> dict[str, Any]:
+    """A Streamlit ``config.toml`` as ``{"section.key": value}`` (nested tables joined by dots;
+    an absent file gives no options)."""
+    if not path.is_file():
+        return {}
+
+    def flatten(table: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value in table.items():
+            key = f"{prefix}{name}"
+            out.update(flatten(value, key + ".") if isinstance(value, dict) else {key: value})
+        return out
+
+    with path.open("rb") as f:
+        return flatten(tomllib.load(f), "")
+
+
+def env_var(key: str) -> str:
+    """The environment variable that sets Streamlit option ``key`` (``server.maxUploadSize`` ->
+    ``STREAMLIT_SERVER_MAX_UPLOAD_SIZE``), named as Streamlit names it."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", key.replace(".", "_"))
+    return "STREAMLIT_" + re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).upper()
+
+
+def _flag_value(key: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise TypeError(f"{key}: a {type(value).__name__} cannot be passed as a streamlit run option")
+
+
+def config_flags(options: Mapping[str, Any], given: Sequence[str], environ: Mapping[str, str]) -> list[str]:
+    """``options`` as ``streamlit run`` flags, leaving out those ``given`` on the command line
+    (``--key value`` or ``--key=value``), those set in ``environ`` (``STREAMLIT_*``) and the ones the
+    launcher sets itself."""
+    named = {arg[2:].split("=", 1)[0] for arg in given if arg.startswith("--")}
+    flags: list[str] = []
+    for key, value in options.items():
+        if key not in SET_BY_LAUNCHER and key not in named and env_var(key) not in environ:
+            flags += [f"--{key}", _flag_value(key, value)]
+    return flags
 
 
 def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -41,10 +95,14 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     return args, rest
 
 
-def streamlit_argv(argv: Sequence[str], app: Path = APP) -> list[str]:
-    """``repcam-app`` arguments -> the ``streamlit run`` command line (host and port always explicit)."""
+def streamlit_argv(argv: Sequence[str], app: Path, environ: Mapping[str, str] | None = None) -> list[str]:
+    """``repcam-app`` arguments -> the ``streamlit run`` command line for ``app`` (host and port
+    always explicit; then the app's configuration, as :func:`config_flags` leaves it; then the
+    options given)."""
     args, rest = parse_args(argv)
-    return ["streamlit", "run", str(app), "--server.address", args.host, "--server.port", str(args.port), *rest]
+    config = config_flags(config_options(app.parent / CONFIG), rest, os.environ if environ is None else environ)
+    return ["streamlit", "run", str(app), "--server.address", args.host, "--server.port", str(args.port),
+            *config, *rest]
 
 
 def exposure_warning(host: str, port: int) -> str | None:
@@ -60,8 +118,10 @@ def exposure_warning(host: str, port: int) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if not APP.is_file():
-        print(f"repcam-app: error: {APP} not found (run from a source checkout)", file=sys.stderr)
+    app = find_app()
+    if app is None:
+        print(f"repcam-app: error: app.py is in neither {PACKAGED} (an installed package) nor {CHECKOUT} "
+              "(a source checkout); reinstall repcam", file=sys.stderr)
         return 2
     try:  # bad operator settings fail here, not in the first browser session
         settings.max_jobs(), settings.uploads_per_minute()
@@ -72,8 +132,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     warning = exposure_warning(args.host, args.port)
     if warning:
         print(warning, file=sys.stderr)
-    import os
-
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: see repcam_core.cli.quiet_threads
     os.environ.setdefault(settings.WARMUP_ENV, "1")
     os.environ.setdefault(settings.WORKER_ENV, "1")
@@ -83,7 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         start_when_serving(f"http://127.0.0.1:{args.port}")
     from streamlit.web import cli as stcli
 
-    sys.argv = streamlit_argv(argv)
+    sys.argv = streamlit_argv(argv, app)
+    print(f"repcam-app: serving {app}", flush=True)
     return int(stcli.main() or 0)
 
 

@@ -34,7 +34,7 @@ import time
 from repcam_app import settings
 from repcam_app.jobs import registry
 from repcam_app.offload import binary_job, multiclass_job, offloaded, results_job
-from repcam_app.launch import wait_until_serving
+from repcam_app.serving import wait_until_serving
 from repcam_core.errors import RepCAMError
 from repcam_core.running.pipeline import Pipeline
 from repcam_core.running.prebuilt import install as install_shipped

@@ -15,7 +15,7 @@ from typing import Iterator
 import pytest
 
 from apptest_kit import CHROMIUM, CHROMIUM_ARGS as ARGS, free_port as _free_port
-from repcam_app.launch import wait_until_serving
+from repcam_app.serving import wait_until_serving
 from repcam_testing import missing
 
 pytestmark = pytest.mark.browser

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from apptest_kit import CHROMIUM, CHROMIUM_ARGS, free_port
-from repcam_app.launch import wait_until_serving
+from repcam_app.serving import wait_until_serving
 from repcam_testing import tiny_config
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -20,20 +20,23 @@ def option(argv: list[str], name: str) -> str:
 
 
 def test_default_launch_binds_loopback():
-    argv = launch.streamlit_argv([])
-    assert argv[:3] == ["streamlit", "run", str(launch.APP)]
+    app = launch.find_app()
+    argv = launch.streamlit_argv([], app, environ={})
+    assert argv[:3] == ["streamlit", "run", str(app)]
     assert option(argv, "--server.address") == "127.0.0.1" and option(argv, "--server.port") == "8501"
+    assert argv.count("--server.address") == 1 and argv.count("--server.port") == 1  # not again from config.toml
 
 
 def test_host_port_and_streamlit_options():
-    argv = launch.streamlit_argv(["--host", "0.0.0.0", "--port", "9000", "--server.headless", "true"])
+    argv = launch.streamlit_argv(["--host", "0.0.0.0", "--port", "9000", "--server.headless", "true"],
+                                 launch.find_app(), environ={})
     assert option(argv, "--server.address") == "0.0.0.0" and option(argv, "--server.port") == "9000"
-    assert argv[-2:] == ["--server.headless", "true"]
+    assert argv[-2:] == ["--server.headless", "true"] and argv.count("--server.headless") == 1
 
 
 def test_streamlit_address_option_is_refused(capsys):
     with pytest.raises(SystemExit):
-        launch.streamlit_argv(["--server.address=0.0.0.0"])
+        launch.streamlit_argv(["--server.address=0.0.0.0"], launch.find_app())
     assert "use --host" in capsys.readouterr().err
 
 
@@ -128,3 +131,81 @@ def test_the_launcher_warms_up_from_the_servers_start_unless_told_not_to(monkeyp
     assert os.environ[settings.WORKER_ENV] == "1"  # and its jobs train in worker processes
     monkeypatch.setenv(settings.WARMUP_ENV, "0")
     assert launch.main(["--port", "8765"]) == 0 and len(started) == 1
+
+
+# ---------------------------------------------------------------- from any folder, installed or not
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _app_folder(root: Path, config: str = "") -> Path:
+    (root / ".streamlit").mkdir(parents=True)
+    (root / ".streamlit" / "config.toml").write_text(config)
+    (root / "app.py").write_text("")
+    return root
+
+
+def test_the_installed_copy_comes_first_then_the_checkout(tmp_path):
+    installed, checkout = tmp_path / "site", _app_folder(tmp_path / "checkout")
+    assert launch.find_app([installed, checkout]) == checkout / "app.py"
+    _app_folder(installed)
+    assert launch.find_app([installed, checkout]) == installed / "app.py"
+    assert launch.find_app([tmp_path / "none"]) is None
+    assert launch.find_app() == ROOT / "app.py"  # this checkout (no repcam_app/site/ in a checkout)
+
+
+def test_without_the_app_the_launcher_names_where_it_looked(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(launch, "PACKAGED", tmp_path / "site")
+    monkeypatch.setattr(launch, "CHECKOUT", tmp_path)
+    assert launch.main([]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("repcam-app: error: app.py is in neither")
+    assert f"{tmp_path / 'site'} (an installed package)" in err and f"{tmp_path} (a source checkout)" in err
+
+
+def test_the_apps_config_is_passed_unless_the_user_or_the_environment_set_it(tmp_path):
+    app = _app_folder(tmp_path, '[server]\naddress = "0.0.0.0"\nheadless = true\nmaxUploadSize = 20\n'
+                                '[theme]\nbase = "light"\nprimaryColor = "#d1495b"\n[theme.sidebar]\nbase = "dark"\n'
+                                '[runner]\nmagicEnabled = false\n') / "app.py"
+    argv = launch.streamlit_argv([], app, environ={})
+    assert option(argv, "--server.headless") == "true" and option(argv, "--server.maxUploadSize") == "20"
+    assert option(argv, "--theme.primaryColor") == "#d1495b" and option(argv, "--runner.magicEnabled") == "false"
+    assert option(argv, "--theme.sidebar.base") == "dark"
+    assert option(argv, "--server.address") == "127.0.0.1" and argv.count("--server.address") == 1  # --host's
+    argv = launch.streamlit_argv(["--theme.base=dark", "--server.headless", "false"], app,
+                                 environ={"STREAMLIT_SERVER_MAX_UPLOAD_SIZE": "50"})
+    assert "--theme.base" not in argv and argv[-3:] == ["--theme.base=dark", "--server.headless", "false"]
+    assert argv.count("--server.headless") == 1 and "--server.maxUploadSize" not in argv
+    assert option(argv, "--theme.primaryColor") == "#d1495b"  # the rest still applies
+
+
+def test_a_config_value_that_is_no_flag_is_refused(tmp_path):
+    app = _app_folder(tmp_path, '[server]\ncorsAllowedOrigins = ["https://example.org"]\n') / "app.py"
+    with pytest.raises(TypeError, match="server.corsAllowedOrigins: a list cannot be passed"):
+        launch.streamlit_argv([], app, environ={})
+
+
+def test_the_shipped_config_names_real_options_under_streamlits_own_variables():
+    from streamlit import config
+
+    known = config.get_config_options()
+    options = launch.config_options(ROOT / launch.CONFIG)
+    assert "server.headless" in options  # else the first launch outside a checkout asks for an e-mail
+    for key in options:
+        assert key in known, f"{key} is no Streamlit option"
+        assert launch.env_var(key) == known[key].env_var
+
+
+def test_nothing_in_the_app_imports_the_launcher():
+    """The launcher is the top: it starts the warm-up, never the reverse (the warm-up's health
+    check lives in repcam_app.serving), so there is no cycle even through function-local imports."""
+    import ast
+
+    offenders = []
+    for path in [*(ROOT / "repcam_app").glob("*.py"), ROOT / "app.py", *(ROOT / "app_pages").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
+                     if isinstance(node, ast.ImportFrom) else [])
+            if path.name != "launch.py" and "repcam_app.launch" in names:
+                offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
