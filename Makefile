@@ -1,6 +1,6 @@
 # Two entry points for a fresh machine:
 #   make app   -> installs what the app needs into .venv and starts it on the embedded dataset,
-#                 on 127.0.0.1 only (make app HOST=0.0.0.0 serves other machines; see the README)
+#                 on 127.0.0.1 only (make app HOST=0.0.0.0 serves other machines; see docs/serving.md)
 #   make test  -> installs the dev tools (and Debian's chromium for the browser test) and runs the tests
 PYTHON ?= python3
 VENV   := .venv

@@ -3,9 +3,9 @@
 With ``$REPCAM_WORKER`` on (``repcam-app``/``make app`` turn it on), a job made here first has its
 task done by a :class:`repcam_core.running.worker.Worker` (a child process at a lower CPU priority, which
 writes the artifacts into the shared cache and reports progress to the job), then runs its
-in-process function, which now only loads from the cache. Pages render while models train
-(in a server thread the Baseline's model took 86-98 s, in the worker 76-79 s the same day: the
-README's live-demo figures). There is one worker per job lane, so a long batch job (an
+in-process function, which only loads from the cache (a results job loads nothing: the pages read it). Pages render while models train
+(in a server thread the Baseline's model took 86-98 s, in the worker 76-79 s the same day:
+bench/RESULTS.md, 2026-11-29 and 2026-11-30). There is one worker per job lane, so a long batch job (an
 evaluation) never holds up the explorer's interactive jobs. With ``$REPCAM_WORKER`` off (plain
 ``streamlit run``, the AppTests) jobs run in threads as before.
 

@@ -4,7 +4,7 @@ The app starts from its base configuration (``$REPCAM_APP_CONFIG``, else the emb
 whose ``preset`` is the Home page's default choice. Keeping that preset keeps every setting of the
 base; choosing another one starts from :func:`repcam_core.running.config.preset_config` of it (``photos``:
 EfficientNet-Lite0 with its ImageNet weights, 224 px crops, the paper's binary stopping rule; see
-the README's "EfficientNet-Lite0 and the photos preset"). The dataset, backbone, device and
+docs/real-data.md, "EfficientNet-Lite0 and the photos preset"). The dataset, backbone, device and
 clustering algorithm chosen on the pages are set on top either way. No Streamlit here: the pages
 and :mod:`repcam_app.resources` call these with session values.
 """

@@ -91,7 +91,7 @@ def tiny_pipeline(tiny_cache):
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    """One line of what the fault and fuzz tests tried (the README's "What survives what")."""
+    """One line of what the fault and fuzz tests tried (docs/reliability.md, "What survives what")."""
     if SURVIVAL:
         counts = ", ".join(f"{k}: {v}" for k, v in sorted(SURVIVAL.items()))
         terminalreporter.write_line(f"what survives what: {counts}")

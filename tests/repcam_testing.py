@@ -49,7 +49,7 @@ def missing(message: str) -> None:
 
 # ---------------------------------------------------------------- what survives what
 # Counts of the faults and malformed inputs that survived, printed at the end of the session
-# (tests/conftest.py) and copied into the README's "What survives what" table. A count is taken
+# (tests/conftest.py) and copied into docs/reliability.md's "What survives what" table. A count is taken
 # only after its check passed: ``survived(...)`` after the assertions, or the ``survives`` marker,
 # which counts a test once its call passed.
 from collections import Counter  # noqa: E402

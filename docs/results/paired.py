@@ -1,4 +1,4 @@
-"""Paired comparisons over seeds behind the README's real-photo findings, each mode against a
+"""Paired comparisons over seeds behind docs/results.md's real-photo findings, each mode against a
 partner on the same seed (and, within a seed, the same bootstrap resamples of the evaluation images):
 
 * ``reference``: every mode minus ``Ref-Whole`` and minus ``Ref-Centre``;

@@ -1,4 +1,4 @@
-"""The README's table of a ``repcam run --seeds ... --json`` output: mean ± sd over the seeds under
+"""docs/results.md's table of a ``repcam run --seeds ... --json`` output: mean ± sd over the seeds under
 each protocol, and the paired difference with the Baseline (mean ± sd of the per-seed
 differences), as markdown.
 

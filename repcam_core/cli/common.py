@@ -27,7 +27,7 @@ def add_common(p: argparse.ArgumentParser) -> None:
 
     g.add_argument("--preset", choices=PRESETS, default=None,
                    help="embedded (fast CPU defaults), paper (sec. 4.2: 224 crop, batch 24, lr 1e-4, ...) or photos "
-                        "(real photos on a CPU: EfficientNet-Lite0 from ImageNet, 224 crop; see the README)")
+                        "(real photos on a CPU: EfficientNet-Lite0 from ImageNet, 224 crop; see docs/real-data.md)")
     g.add_argument("--config", default=None, metavar="FILE",
                    help="start from a JSON configuration (RunConfig.to_dict(), e.g. the 'config' of a results.json); "
                         "the options given override it")

@@ -94,7 +94,7 @@ class RunConfig:
     ``similarity_temperature``: T of the softmax that builds B (eq. 2 is T = 1; default 3). T > 1
     reads the similarity a model keeps in its logits even on images it fits ("dark knowledge", as
     in distillation), so B comes from the Baseline's own model on its own training images: one
-    multi-class model instead of two (measured in the README's Results: 109 of the 111 mode x
+    multi-class model instead of two (measured in bench/RESULTS.md, "Results history: embedded default": 109 of the 111 mode x
     protocol means within 1 pt of the held-out B's, two at -1.06).
 
     ``dataset`` is ``"embedded"`` (the generated world, the default), a VOC-layout directory
@@ -228,7 +228,7 @@ def photos_config(**overrides: Any) -> RunConfig:
     Sized so that a cold run of one seed with every mode on MSRC-v2 (14 classes; 233 training,
     92 calibration, 157 evaluation images) takes at most 10 minutes on a 2-core CPU: measured
     407 s, of which 283 s for the 91 binary models with their maps, 44 s for the multi-class
-    model and 52 s for the contrast maps (``docs/results/photos-preset-msrc-v2.json``; README,
+    model and 52 s for the contrast maps (``docs/results/photos-preset-msrc-v2.json``; docs/real-data.md,
     "EfficientNet-Lite0 and the photos preset"). The choices:
 
     * backbone ``efficientnet_lite0`` with its ImageNet weights (the one ImageNet checkpoint

@@ -2,7 +2,7 @@
 
 The app's server renders pages in Python threads; training in the same process competes with
 them for the GIL (the Baseline's multi-class model took 86-98 s there against 76-79 s in a worker
-and about 74 s in the CLI, the same day: the README's live-demo figures) and slows every page.
+and about 74 s in the CLI, the same day: bench/RESULTS.md, 2026-11-29 and 2026-11-30) and slows every page.
 A :class:`Worker` runs each step in one long-lived child process (``python -m repcam_core.running.worker``)
 at a lower CPU priority, which writes the artifacts into
 the shared cache; the caller then loads them from the cache as usual (the cache's file locks make
