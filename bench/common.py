@@ -96,26 +96,20 @@ def text_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def machine() -> dict[str, Any]:
-    """What the figures were measured on."""
+    """What the figures were measured on: the record every manifest carries
+    (:func:`repcam_core.storage.machine.machine`: CPU, instruction set, torch, its CUDA build,
+    torch threads), with the date, cores, Python, 1-min load average and the GPU, if any."""
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    from repcam_core.storage.machine import machine as record
+
     try:
         load = os.getloadavg()[0]
     except OSError:
         load = float("nan")
-    return {"date": datetime.date.today().isoformat(), "cpu": cpu, "cores": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+    return {"date": datetime.date.today().isoformat(), **record(), "cores": os.cpu_count(),
             "python": platform.python_version(), "load_avg_1min": round(load, 2),
-            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
 def round_figures(obj: Any, digits: int = 4) -> Any:

@@ -96,3 +96,18 @@ def test_concurrent_processes_compute_once(tmp_path):
         p.join(60)
     assert all(p.exitcode == 0 for p in procs)
     assert log.read_text().count("computed") == 1
+
+
+def test_atomically_written_files_get_the_permissions_open_would_give(tmp_path):
+    """Results tables written atomically (``repcam run --out``) are readable as a plain ``open()``
+    write would leave them under the umask (a bare ``mkstemp`` makes them owner-only)."""
+    import os
+    import stat
+
+    from repcam_core.storage.cache import write_text_atomic
+
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    atomic = tmp_path / "atomic.txt"
+    write_text_atomic(atomic, "x")
+    assert stat.S_IMODE(os.stat(atomic).st_mode) == stat.S_IMODE(os.stat(plain).st_mode)

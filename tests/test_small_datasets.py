@@ -61,7 +61,7 @@ def test_an_impossible_mode_named_alone_fails_with_one_line(pets3, tmp_path, cap
                         str(tmp_path / "c"), "--out", str(tmp_path / "o"), *FAST)
     lines = [ln for ln in err.splitlines() if ln.startswith("repcam: error:")]
     assert code == 2 and lines == ["repcam: error: mode S-1+A+F: 4 clusters need at least 4 classes; the dataset "
-                                   "has 3 (lower --clusters)"]
+                                   "has 3 (ask for fewer clusters)"]
     assert not (tmp_path / "c" / "multiclass").exists()  # refused before any training
 
 

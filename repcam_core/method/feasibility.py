@@ -87,7 +87,7 @@ def cluster_sizes(n_clusters: int, min_size: int, num_classes: int) -> tuple[int
         ModeRefused: when ``N > C`` (no N clusters of C classes exist)."""
     if n_clusters > num_classes:
         raise ModeRefused(f"{n_clusters} clusters need at least {n_clusters} classes; the dataset has "
-                          f"{num_classes} (lower --clusters)")
+                          f"{num_classes} (ask for fewer clusters)")
     if n_clusters * min_size > num_classes:
         return n_clusters, max(1, num_classes // n_clusters)
     return n_clusters, min_size

@@ -54,6 +54,8 @@ from repcam_core.storage.machine import machine
 from repcam_core.storage.machine import merge as merge_machines
 
 T = TypeVar("T")
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read once, at import (umask can only be read by setting it)
 MANIFEST = "manifest.json"
 INPUTS = "inputs.json"
 """Stat records of every entry an entry was computed from (transitively), written beside it."""
@@ -367,10 +369,13 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` then rename it into place."""
+    """Write ``text`` to a temporary file beside ``path`` then rename it into place, with the
+    permissions ``open()`` would give it (``0o666`` less the umask; ``mkstemp`` alone gives
+    ``0o600``, and a results table must be readable by the others who may read the directory)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TMP_MARK}", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
         os.replace(tmp, path)

@@ -92,7 +92,7 @@ def test_views_fall_back_to_rank_a_where_s_k_is_refused():
     three = with_fallback(parse_mode("S-1+A+F"), _setting(3))
     assert three.mode == parse_mode("Rank-a+A+F")
     assert three.note == ("S-1+A+F cannot run on this dataset (4 clusters need at least 4 classes; the dataset has 3 "
-                          "(lower --clusters)): representative classes by Rank-a instead (positions 3, 9, 14, 17 of "
+                          "(ask for fewer clusters)): representative classes by Rank-a instead (positions 3, 9, 14, 17 of "
                           "the paper's 19 others scaled to 1, 2 of the 2 others here)")
     assert with_fallback(parse_mode("Contrast-S-2+F"), _setting(3)).mode == parse_mode("Contrast-Rank-a+F")
     assert with_fallback(parse_mode("S-4+A+F"), _setting(4)).mode.name == "Rank-a+A+F"  # k > C - 1
