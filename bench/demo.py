@@ -95,7 +95,7 @@ def _whatif(browser, page, url: str, cache: Path, timeout: float) -> dict:
 def _app(env: dict, timeout: float, whatif: bool = True) -> dict[str, float]:
     from playwright.sync_api import sync_playwright
 
-    from repcam_app.serving import wait_until_serving
+    from repcam_app.serving import stop, wait_until_serving
 
     port = _free_port()
     started = time.perf_counter()
@@ -134,11 +134,7 @@ def _app(env: dict, timeout: float, whatif: bool = True) -> dict[str, float]:
                 out.update(_whatif(browser, page, url, Path(env["REPCAM_CACHE"]), timeout))
             browser.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
     logs = [log for log in sorted(Path(env["REPCAM_CACHE"]).glob("multiclass/*/train_log.json"))
             if not (log.parent / "shipped.json").exists()]  # a shipped model's log is the build's
     if logs:  # how long the Baseline's model took to train inside the serving process

@@ -22,6 +22,8 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from repcam_app.serving import stop
+
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 SITE = "repcam_app/site"
@@ -174,12 +176,7 @@ def test_the_installed_wheel_serves_the_app_from_any_folder(wheel, tmp_path):
         assert _get(url + "/_stcore/script-health-check") == (200, "ok"), log.read_text()[-3000:]
         assert f"repcam-app: serving {target / SITE / 'app.py'}" in log.read_text()
     finally:
-        server.terminate()
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(5)
+        stop(server, 20)
 
 
 def _get_or_none(url: str) -> tuple[int, str] | None:

@@ -15,6 +15,7 @@ from typing import Any, Iterator
 
 from repcam_core.errors import ConfigError
 from repcam_core.figures import DEFAULT_DPI, FORMATS, WIDTHS
+from repcam_core.storage.cache import write_bytes_atomic
 
 STYLE: dict[str, Any] = {
     "pdf.fonttype": 42,
@@ -84,19 +85,6 @@ def render(fig: Any, fmt: str, dpi: int = DEFAULT_DPI) -> bytes:
 def save(fig: Any, path: str | Path, dpi: int = DEFAULT_DPI) -> Path:
     """Write ``fig`` to ``path`` (format from the extension) atomically: a crash never leaves a
     half-written file under ``path``. Returns the path."""
-    import os
-    import uuid
-
     path = Path(path)
-    data = render(fig, figure_format(path), dpi)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")  # plain open: the umask's permissions
-    try:
-        with open(tmp, "xb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_bytes_atomic(path, render(fig, figure_format(path), dpi))
     return path

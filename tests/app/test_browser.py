@@ -15,7 +15,7 @@ from typing import Iterator
 import pytest
 
 from apptest_kit import CHROMIUM, CHROMIUM_ARGS as ARGS, free_port as _free_port
-from repcam_app.serving import wait_until_serving
+from repcam_app.serving import stop, wait_until_serving
 from repcam_testing import missing
 
 pytestmark = pytest.mark.browser
@@ -43,11 +43,7 @@ def serving(env: dict[str, str], log_name: str = "streamlit.log") -> Iterator[st
                 pytest.fail(f"streamlit did not start within 60 s (see test-artifacts/{log_name})")
             yield url
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from repcam_app import launch, settings
+from repcam_app.serving import stop
 
 
 def option(argv: list[str], name: str) -> str:
@@ -110,8 +111,7 @@ def test_real_launch_listens_on_loopback_only(tmp_path):
             time.sleep(0.2)
         assert _listeners(port) == ["0100007F"]  # 127.0.0.1, nothing on 0.0.0.0 or ::
     finally:
-        proc.terminate()
-        proc.wait(15)
+        stop(proc, 15)
 
 
 def test_the_launcher_warms_up_from_the_servers_start_unless_told_not_to(monkeypatch):
