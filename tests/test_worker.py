@@ -140,3 +140,35 @@ def test_closing_while_a_task_runs_ends_the_child_at_once(tmp_path, worker):
     caller.join(30)
     assert time.monotonic() - t0 < 5 and not caller.is_alive()
     assert len(errors) == 1 and worker.pid is None
+
+
+def test_a_childs_binary_tasks_share_probe_features_for_one_pipeline_at_a_time(tmp_path, monkeypatch):
+    """The app trains a class's representatives one ``binary`` task at a time: the child keeps the
+    classes' probe features of the pipeline it last trained binary models for (class 0 passes
+    through the body once for pairs (0, 1) and (0, 2)), and frees them when a task of another
+    configuration trains a binary model: one pipeline's worth per child, never four."""
+    import repcam_core.running.pipeline as pipeline_module
+    from repcam_core.running import worker as worker_module
+
+    calls: list[int] = []
+    real = pipeline_module.pooled_features
+    monkeypatch.setattr(pipeline_module, "pooled_features",
+                        lambda model, head, images, device, batch_size=64: calls.append(len(images))
+                        or real(model, head, images, device, batch_size))
+    monkeypatch.setattr(worker_module, "_sharing", [])
+    pipelines: dict = {}
+    first, second = tiny_config(), tiny_config(seed=5)
+
+    def task(config, *what):
+        worker_module._do(pipelines, {"config": config.to_dict(), "cache": str(tmp_path), "task": list(what)},
+                          lambda _message: None)
+
+    task(first, "binary", 0, 1)
+    task(first, "binary", 0, 2)
+    p1 = next(iter(pipelines.values()))
+    assert sorted(calls) == sorted(len(p1.single_label(c)) for c in (0, 1, 2))  # class 0 once
+    assert p1._probe_features is not None
+    task(second, "binary", 0, 1)
+    assert p1._probe_features is None  # freed: the child now shares the second pipeline's
+    assert list(pipelines.values())[-1]._probe_features is not None
+    worker_module._stop_sharing()

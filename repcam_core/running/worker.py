@@ -20,6 +20,7 @@ cache, which the next writer removes).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -162,7 +163,10 @@ def _do(pipelines: dict, request: dict, send: Callable[[dict], None]) -> None:
         p = Pipeline(RunConfig.from_dict(request["config"]), cache=request["cache"], progress=progress)
     pipelines[key] = p  # most recently used last; the oldest beyond KEEP_PIPELINES go (and their models)
     while len(pipelines) > KEEP_PIPELINES:
-        pipelines.pop(next(iter(pipelines)))
+        gone = next(iter(pipelines))
+        pipelines.pop(gone)
+        if _sharing and _sharing[0] == gone:
+            _stop_sharing()
     name, *args = _check_task(request["task"])
     if name == "multiclass":
         p.multiclass_model()
@@ -171,11 +175,34 @@ def _do(pipelines: dict, request: dict, send: Callable[[dict], None]) -> None:
     elif name == "clustering":
         p.clustering()
     elif name == "binary":
+        _share(key, p)
         p.binary_model(*args)
     else:
         from repcam_core.running.experiment import Experiment
 
         Experiment(p).compute([str(a) for a in args])  # the caller reads the table from the cache
+
+
+_sharing: list = []
+"""``[key, ExitStack]`` of the one pipeline whose binary models share probe features in this child."""
+
+
+def _share(key: tuple[str, str], p: Any) -> None:
+    """Binary models of the pipeline ``key`` share their classes' probe features from one task to
+    the next (the app trains a class's representatives one task at a time), and the previous
+    pipeline's are freed: at most one pipeline's ``PROBE_FEATURES_BYTES`` per child."""
+    if _sharing and _sharing[0] == key:
+        return
+    _stop_sharing()
+    stack = contextlib.ExitStack()
+    stack.enter_context(p.sharing_features())
+    _sharing[:] = [key, stack]
+
+
+def _stop_sharing() -> None:
+    if _sharing:
+        _sharing.pop().close()
+        _sharing.clear()
 
 
 def _watch_parent(parent: int) -> None:
