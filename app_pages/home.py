@@ -134,7 +134,7 @@ if b2.button("B + clustering", key="home_sim", disabled=read_only or (has["B"] a
 
 
 def train_all_binaries() -> int:
-    with p.progress.task("binary models", len(pairs)) as step:
+    with p.progress.task("binary models", len(pairs)) as step, p.sharing_features():  # each class's probe features once
         for a, b in pairs:
             p.binary_model(a, b)
             step(1)
