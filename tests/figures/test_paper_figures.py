@@ -20,13 +20,17 @@ DPI = 100
 IMAGES = 2
 
 
+def _car_figure(pipeline, modes: list[str]):
+    """Two images of "car" with the maps of ``modes``' classes (the first mode's fill the columns)."""
+    target = inputs.resolve_class(pipeline, "car")
+    rows = inputs.resolve_images(pipeline, target, IMAGES)
+    return inputs.collect(pipeline, target, rows, inputs.fusions_for(pipeline, target, modes))
+
+
 @pytest.fixture(scope="module")
 def data(tiny_pipeline):
     """Two images of "car" with the maps of S-1+A+F's and Random+A+F's classes (trains them once)."""
-    target = inputs.resolve_class(tiny_pipeline, "car")
-    rows = inputs.resolve_images(tiny_pipeline, target, IMAGES)
-    return inputs.collect(tiny_pipeline, target, rows,
-                          inputs.fusions_for(tiny_pipeline, target, ["S-1+A+F", "Random+A+F"]))
+    return _car_figure(tiny_pipeline, ["S-1+A+F", "Random+A+F"])
 
 
 def expected_columns(name: str, k: int, fusions: int, layers: int) -> int:
@@ -173,10 +177,7 @@ def test_figure_maps_are_the_explorers_maps(tiny_pipeline, data):
 @pytest.fixture(scope="module")
 def contrast_first(tiny_pipeline):
     """The same two images with Contrast-S-1+A+F first (its classes fill the columns) and a binary mode after."""
-    target = inputs.resolve_class(tiny_pipeline, "car")
-    rows = inputs.resolve_images(tiny_pipeline, target, IMAGES)
-    return inputs.collect(tiny_pipeline, target, rows,
-                          inputs.fusions_for(tiny_pipeline, target, ["Contrast-S-1+A+F", "Random+A+F"]))
+    return _car_figure(tiny_pipeline, ["Contrast-S-1+A+F", "Random+A+F"])
 
 
 def _engine_maps(p, e: explore.ImageExplanation, j: int, source: str) -> torch.Tensor:
