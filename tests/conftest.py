@@ -14,7 +14,7 @@ import pytest
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI and the app do (repcam_core.cli.quiet_threads)
 
-from repcam_testing import PHOTOS_RUN_ARGS, SURVIVAL, missing, survived, tiny_config  # noqa: E402
+from repcam_testing import PHOTOS_RUN_ARGS, SURVIVAL, missing, skip_fails_in_ci, survived, tiny_config  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 """``../shared/data`` beside the checkout: the real photos and masks (never copied into the project)."""
@@ -34,8 +34,9 @@ def shared_data() -> Path:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     """``@pytest.mark.survives("what")``: count the test in "what survives what" once its call
-    passed (every assertion held), never before."""
+    passed (every assertion held), never before. Under ``CI=true`` a skip is a failure."""
     report = yield
+    skip_fails_in_ci(report)
     if report.when == "call" and report.passed:
         for mark in item.iter_markers("survives"):
             survived(*mark.args)

@@ -38,13 +38,21 @@ def in_ci() -> bool:
 
 
 def missing(message: str) -> None:
-    """Something CI always has is missing (the real data, Chromium): under ``CI=true`` the test
-    fails (a broken set-up, not a reason to pass untested); elsewhere it is skipped, saying why."""
+    """Something CI always has is missing (the real data, Chromium): the test is skipped, saying
+    why; under ``CI=true`` every skip is a failure (:func:`skip_fails_in_ci`)."""
     import pytest
 
-    if in_ci():
-        pytest.fail(message + "; CI must have it", pytrace=False)
     pytest.skip(message)
+
+
+def skip_fails_in_ci(report) -> None:
+    """Under ``CI=true`` a skipped test report becomes a failure naming the skip's reason: on CI a
+    skip (a missing install, data or platform feature, an ``importorskip``) hides breakage."""
+    if not (report.skipped and in_ci()) or hasattr(report, "wasxfail"):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    report.outcome = "failed"
+    report.longrepr = f"skipped under CI=true, where every test must run: {reason}"
 
 
 # ---------------------------------------------------------------- what survives what
