@@ -24,7 +24,7 @@ from repcam_app.resources import base_config, dataset_list  # noqa: E402
 st.logo(str(Path(__file__).parent / "assets" / "logo.svg"))
 
 PAGES = [
-    st.Page("app_pages/home.py", title="Home / pipeline", icon=":material/home:", default=True, url_path="home"),
+    st.Page("app_pages/home.py", title="Home / pipeline", icon=":material/home:", default=True),
     st.Page("app_pages/similarity.py", title="Similarity", icon=":material/grid_on:", url_path="similarity"),
     st.Page("app_pages/clustering.py", title="Clustering & selection", icon=":material/hub:", url_path="clustering"),
     st.Page("app_pages/explorer.py", title="CAM explorer", icon=":material/image_search:", url_path="explorer"),

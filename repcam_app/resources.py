@@ -63,7 +63,8 @@ def _app_file() -> tuple[RunConfig, tuple[str, ...]]:
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def _read_app_file(path: str, _mtime: float) -> tuple[RunConfig, tuple[str, ...]]:
+def _read_app_file(path: str, mtime: float) -> tuple[RunConfig, tuple[str, ...]]:
+    """Cached per (path, mtime): an edited file is read again."""
     return read_app_file(path)
 
 

@@ -106,8 +106,14 @@ def test_atomically_written_files_get_the_permissions_open_would_give(tmp_path):
 
     from repcam_core.storage.cache import write_text_atomic
 
-    plain = tmp_path / "plain.txt"
-    plain.write_text("x")
-    atomic = tmp_path / "atomic.txt"
-    write_text_atomic(atomic, "x")
-    assert stat.S_IMODE(os.stat(atomic).st_mode) == stat.S_IMODE(os.stat(plain).st_mode)
+    for umask, mode in ((0o022, 0o644), (0o002, 0o664)):  # the umask of the moment, as open() applies it
+        before = os.umask(umask)
+        try:
+            plain = tmp_path / f"plain-{umask:o}.txt"
+            plain.write_text("x")
+            atomic = tmp_path / f"atomic-{umask:o}.txt"
+            write_text_atomic(atomic, "x")
+        finally:
+            os.umask(before)
+        assert stat.S_IMODE(os.stat(plain).st_mode) == mode
+        assert stat.S_IMODE(os.stat(atomic).st_mode) == mode

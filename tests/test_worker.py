@@ -155,7 +155,7 @@ def test_a_childs_binary_tasks_share_probe_features_for_one_pipeline_at_a_time(t
     monkeypatch.setattr(pipeline_module, "pooled_features",
                         lambda model, head, images, device, batch_size=64: calls.append(len(images))
                         or real(model, head, images, device, batch_size))
-    monkeypatch.setattr(worker_module, "_sharing", [])
+    monkeypatch.setattr(worker_module, "_sharing", None)
     pipelines: dict = {}
     first, second = tiny_config(), tiny_config(seed=5)
 

@@ -19,7 +19,7 @@ import tempfile
 import warnings
 import zlib
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from repcam_core.data.world import (SPLITS, WorldConfig, _metadata, _read_json, _write_atomically, default_world_dir,
                                     split_ids, text_files, write_sample)
@@ -101,8 +101,7 @@ def world_problems(root: Path, deep: bool = False) -> dict[str, str]:
     return problems
 
 
-def ensure_world(out: Path, config: WorldConfig, cache_root: Path,
-                 generate: Callable[[Path, WorldConfig], Path]) -> Path:
+def ensure_world(out: Path, config: WorldConfig, cache_root: Path) -> Path:
     """The world at ``out``: healed when damaged, generated (under a lock) when missing."""
     with storage_errors(cache_root):
         if (out / RECORD).is_file():
@@ -111,7 +110,7 @@ def ensure_world(out: Path, config: WorldConfig, cache_root: Path,
                 return out
         with cache_lock(cache_root, out):
             remove_leftovers(out)  # we hold the lock: temporary siblings belong to killed writers
-            path = generate(out, config)
+            path = generate_world(out, config)
             if not (path / RECORD).is_file():
                 record_world(path, config)  # written before records existed: trusted as it is
         return path
@@ -211,4 +210,4 @@ def generate_world(out_dir: str | Path, config: WorldConfig = WorldConfig()) -> 
 def ensure_default_world(cache_root: str | Path, config: WorldConfig = WorldConfig()) -> Path:
     """Generate the world under ``default_world_dir`` unless it is already there; damaged files
     are re-rendered (:mod:`repcam_core.data.world_files`)."""
-    return ensure_world(default_world_dir(cache_root, config), config, Path(cache_root), generate_world)
+    return ensure_world(default_world_dir(cache_root, config), config, Path(cache_root))

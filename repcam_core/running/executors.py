@@ -16,20 +16,9 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from repcam_core.errors import ConfigError
-from repcam_core.running.experiment import Executor, Experiment, Pair
+from repcam_core.running.experiment import Executor, Experiment, LocalExecutor, Pair
 
 EXECUTORS = ("local", "ray")
-
-
-class LocalExecutor:
-    """Every pair in this process, one after another (the default)."""
-
-    label = "local"
-
-    def run_pairs(self, experiment: Experiment, pairs: Sequence[Pair], step: Callable[[int], None]) -> None:
-        for a, b in pairs:
-            experiment.pair_all_maps(a, b)
-            step(1)
 
 
 def pair_task(config: dict[str, Any], cache_root: str, a: int, b: int, threads: int | None = None,

@@ -22,11 +22,10 @@ from repcam_core.errors import ConfigError
 from repcam_core.evaluation.protocols import (CURVE, ImageCounts, ProtocolValues, bootstrap_weights, count_pixels,
                                               curve_with, protocol_values, summarise, with_auc_of)
 from repcam_core.evaluation.reference import reference_counts, reference_key, reference_map
-from repcam_core.evaluation.results import ModeResult, Results, aggregate_seeds
+from repcam_core.evaluation.results import ModeResult, Results
 from repcam_core.method.feasibility import ModePlan, random_count
 from repcam_core.method.modes import Mode, parse_mode
-from repcam_core.method.selection import RANK_A
-from repcam_core.running.maps import MapStore, map_size
+from repcam_core.running.maps import MapStore
 from repcam_core.running.pipeline import Pipeline
 from repcam_core.running.selection import ModeSelection
 from repcam_core.storage.integrity import save_arrays
@@ -41,11 +40,22 @@ RESULTS_VERSION = 2
 
 class Executor(Protocol):
     """Runs pair tasks (:meth:`Experiment.pair_all_maps` of each pair); calls ``step(1)`` as each
-    pair finishes. :mod:`repcam_core.running.executors` has this process's and Ray's."""
+    pair finishes: :class:`LocalExecutor` here, Ray's in :mod:`repcam_core.running.executors`."""
 
     label: str
 
     def run_pairs(self, experiment: Experiment, pairs: Sequence[Pair], step: Callable[[int], None]) -> None: ...
+
+
+class LocalExecutor:
+    """Every pair in this process, one after another (the default)."""
+
+    label = "local"
+
+    def run_pairs(self, experiment: Experiment, pairs: Sequence[Pair], step: Callable[[int], None]) -> None:
+        for a, b in pairs:
+            experiment.pair_all_maps(a, b)
+            step(1)
 
 
 class Experiment(ModeSelection):
@@ -94,16 +104,10 @@ class Experiment(ModeSelection):
                                                    for a, b in (p, p[::-1])))
         if not todo:
             return
-        executor = self._executor
-        desc = "binary models (train + maps)" + ("" if executor is None or executor.label == "local"
-                                                 else f" on {executor.label}")
+        executor = self._executor or LocalExecutor()
+        desc = "binary models (train + maps)" + ("" if executor.label == "local" else f" on {executor.label}")
         with self.p.progress.task(desc, len(todo)) as step, self.p.sharing_features():
-            if executor is None:  # this process, one pair after another
-                for a, b in todo:
-                    self.pair_all_maps(a, b)
-                    step(1)
-            else:
-                executor.run_pairs(self, todo, step)
+            executor.run_pairs(self, todo, step)
 
     def prepare(self, mode: Mode) -> dict[int, list[int]]:
         """The mode's comparison classes, with every binary model and pair map it reads in the cache."""
@@ -376,4 +380,4 @@ class Experiment(ModeSelection):
         return self._results(results, baseline, plan)
 
 
-__all__ = ["Experiment", "Results", "ModeResult", "map_size", "RANK_A", "aggregate_seeds"]
+__all__ = ["Experiment", "Executor", "LocalExecutor"]

@@ -165,7 +165,7 @@ def _do(pipelines: dict, request: dict, send: Callable[[dict], None]) -> None:
     while len(pipelines) > KEEP_PIPELINES:
         gone = next(iter(pipelines))
         pipelines.pop(gone)
-        if _sharing and _sharing[0] == gone:
+        if _sharing is not None and _sharing[0] == gone:
             _stop_sharing()
     name, *args = _check_task(request["task"])
     if name == "multiclass":
@@ -183,26 +183,28 @@ def _do(pipelines: dict, request: dict, send: Callable[[dict], None]) -> None:
         Experiment(p).compute([str(a) for a in args])  # the caller reads the table from the cache
 
 
-_sharing: list = []
-"""``[key, ExitStack]`` of the one pipeline whose binary models share probe features in this child."""
+_sharing: tuple[tuple[str, str], contextlib.ExitStack] | None = None
+"""The key of the one pipeline whose binary models share probe features in this child, and what ends it."""
 
 
 def _share(key: tuple[str, str], p: Any) -> None:
     """Binary models of the pipeline ``key`` share their classes' probe features from one task to
     the next (the app trains a class's representatives one task at a time), and the previous
     pipeline's are freed: at most one pipeline's ``PROBE_FEATURES_BYTES`` per child."""
-    if _sharing and _sharing[0] == key:
+    global _sharing
+    if _sharing is not None and _sharing[0] == key:
         return
     _stop_sharing()
     stack = contextlib.ExitStack()
     stack.enter_context(p.sharing_features())
-    _sharing[:] = [key, stack]
+    _sharing = key, stack
 
 
 def _stop_sharing() -> None:
-    if _sharing:
-        _sharing.pop().close()
-        _sharing.clear()
+    global _sharing
+    if _sharing is not None:
+        _sharing[1].close()
+        _sharing = None
 
 
 def _watch_parent(parent: int) -> None:

@@ -29,6 +29,7 @@ import platform
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
@@ -54,8 +55,6 @@ from repcam_core.storage.machine import machine
 from repcam_core.storage.machine import merge as merge_machines
 
 T = TypeVar("T")
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)  # read once, at import (umask can only be read by setting it)
 MANIFEST = "manifest.json"
 INPUTS = "inputs.json"
 """Stat records of every entry an entry was computed from (transitively), written beside it."""
@@ -370,14 +369,14 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path`` then rename it into place, with the
-    permissions ``open()`` would give it (``0o666`` less the umask; ``mkstemp`` alone gives
-    ``0o600``, and a results table or figure must be readable by whoever reads the directory)."""
+    permissions ``open()`` would give it (``0o666`` less the process's umask, applied by the
+    kernel; ``mkstemp`` would give ``0o600``, and a results table or figure must be readable by
+    whoever reads the directory)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TMP_MARK}", dir=path.parent)
+    tmp = path.with_name(f".{path.name}{TMP_MARK}{uuid.uuid4().hex[:12]}")
     try:
-        os.fchmod(fd, 0o666 & ~_UMASK)
-        with os.fdopen(fd, "wb") as fh:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)
     except BaseException:

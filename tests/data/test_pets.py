@@ -19,10 +19,9 @@ from repcam_core.data.calibration import resolve_calibration_split
 from repcam_core.data.dataset import load_split
 from repcam_core.data.pets import CALIB_SHARE, PetDataset
 from repcam_core.errors import DatasetError
-from repcam_testing import survived
 
 PETS = "malformed Pet directories survived (one line naming the file, or a warning)"
-"""The "what survives what" counter: bumped at the end of each malformed-directory test, after its checks."""
+"""The "what survives what" counter: the survives marker counts each malformed-directory test once its checks passed."""
 
 sys.path.insert(0, str(Path(__file__).parent))
 from pets_layout import BREEDS, CATS, make_pets, trimap  # noqa: E402  (sibling test helper)
@@ -126,6 +125,7 @@ def _error(capsys, root: Path, tmp_path: Path) -> str:
     return lines[0]
 
 
+@pytest.mark.survives(PETS)
 def test_no_trimaps_or_no_list_is_named(small, tmp_path, capsys):
     (small / "annotations" / "trimaps").rename(small / "annotations" / "elsewhere")
     assert "missing annotations/trimaps/" in _error(capsys, small, tmp_path)
@@ -133,26 +133,26 @@ def test_no_trimaps_or_no_list_is_named(small, tmp_path, capsys):
     (small / "annotations" / "list.txt").unlink()
     line = _error(capsys, small, tmp_path)
     assert f"not an Oxford-IIIT Pet directory: {small} is missing annotations/list.txt" in line
-    survived(PETS)
 
 
+@pytest.mark.survives(PETS)
 def test_an_image_of_a_split_missing_from_list_is_named(small, tmp_path, capsys):
     listing = small / "annotations" / "list.txt"
     listing.write_text("".join(ln + "\n" for ln in listing.read_text().splitlines() if not ln.startswith("Bengal_2 ")))
     line = _error(capsys, small, tmp_path)
     assert f"{small / 'annotations' / 'trainval.txt'} line " in line and "Bengal_2 is not in" in line
     assert str(listing) in line
-    survived(PETS)
 
 
+@pytest.mark.survives(PETS)
 def test_a_whole_breed_missing_from_list_is_named(small, tmp_path, capsys):
     listing = small / "annotations" / "list.txt"
     listing.write_text("".join(ln + "\n" for ln in listing.read_text().splitlines() if not ln.startswith("Bengal_")))
     line = _error(capsys, small, tmp_path)
     assert re.search(r"annotations/(trainval|test)\.txt line \d+: Bengal_\d+ is not in .*list\.txt", line)
-    survived(PETS)
 
 
+@pytest.mark.survives(PETS)
 @pytest.mark.parametrize("bad, message", [
     ("Bengal_9 6 1", "expected 'Image CLASS-ID SPECIES BREED-ID'"),
     ("Bengal_9 six 1 2", "expected 'Image CLASS-ID SPECIES BREED-ID'"),
@@ -165,17 +165,17 @@ def test_malformed_list_lines_are_named_with_their_line(small, tmp_path, capsys,
     listing.write_text(listing.read_text() + bad + "\n")
     line = _error(capsys, small, tmp_path)
     assert f"{listing} line " in line and message in line
-    survived(PETS)
 
 
+@pytest.mark.survives(PETS)
 def test_a_split_line_that_contradicts_list_is_named(small, tmp_path, capsys):
     split = small / "annotations" / "test.txt"
     split.write_text(split.read_text().replace("Bengal_6 6 1 2", "Bengal_6 1 1 1"))
     line = _error(capsys, small, tmp_path)
     assert f"{split} line " in line and "Bengal_6 has CLASS-ID 1" in line
-    survived(PETS)
 
 
+@pytest.mark.survives(PETS)
 def test_a_trimap_with_other_values_is_refused_naming_it(small, tmp_path, capsys):
     path = small / "annotations" / "trimaps" / "Abyssinian_2.png"
     t = trimap(0)
@@ -183,9 +183,9 @@ def test_a_trimap_with_other_values_is_refused_naming_it(small, tmp_path, capsys
     Image.fromarray(t, mode="L").save(path)
     line = _error(capsys, small, tmp_path)
     assert f"trimap {path} has values [255] outside 1..3" in line
-    survived(PETS)
 
 
+@pytest.mark.survives(PETS)
 def test_an_unreadable_trimap_is_skipped_with_a_warning_naming_it(small, tmp_path, capsys):
     path = small / "annotations" / "trimaps" / "Abyssinian_1.png"
     path.write_bytes(b"not a png")
@@ -197,9 +197,9 @@ def test_an_unreadable_trimap_is_skipped_with_a_warning_naming_it(small, tmp_pat
     missing.unlink()
     with pytest.warns(UserWarning, match=f"skipping {missing}: file not found"):
         load_split(PetDataset(small), "trainval", 8)
-    survived(PETS)
 
 
+@pytest.mark.survives(PETS)
 def test_an_empty_split_and_an_unknown_split_are_named(small):
     ds = PetDataset(small)
     with pytest.raises(DatasetError, match="split 'val' not found .*available splits: calib, test, train, trainval"):
@@ -210,9 +210,9 @@ def test_an_empty_split_and_an_unknown_split_are_named(small):
     (small / "annotations" / "test.txt").unlink()
     with pytest.raises(DatasetError, match="missing annotations/test.txt"):
         PetDataset(small).split_ids("test")
-    survived(PETS)
 
 
+@pytest.mark.survives(PETS)
 def test_an_unreadable_trimap_through_the_cli_is_one_warning_and_counted(small, tmp_path, capsys):
     path = small / "annotations" / "trimaps" / "Bengal_7.png"  # a test image
     path.write_bytes(b"not a png")
@@ -223,4 +223,3 @@ def test_an_unreadable_trimap_through_the_cli_is_one_warning_and_counted(small, 
     assert [ln for ln in out.err.splitlines() if ln.startswith("repcam: warning: skipping")] == [
         f"repcam: warning: skipping {path}: cannot decode {path}: cannot identify image file '{path}'"]
     assert json.loads((tmp_path / "o" / "results.json").read_text())["skipped_files"] == [str(path)]
-    survived(PETS)

@@ -98,7 +98,7 @@ def build(out: Path = DEFAULT_DIR, cache: Path | None = None, progress: Any = No
         raise ConfigError(f"the cache {p.cache.root} holds shipped artifacts ({', '.join(shipped)}), not ones "
                           "trained here; build from a fresh cache (leave out --cache)")
     manifest = {
-        "format": FORMAT, "command": command, "commit": git_commit(Path(__file__).resolve().parents[2]),
+        "format": FORMAT, "command": command, "commit": git_commit(Path(__file__).resolve().parents[3]),
         "date": started, "repcam": __version__, "torch": torch.__version__, "python": platform.python_version(),
         "threads": torch.get_num_threads(), "cpu": cpu_model(), "machine": machine(), "cores": os.cpu_count(),
         "platform": platform.platform(),
